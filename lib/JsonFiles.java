@@ -1,0 +1,114 @@
+//DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * The one place JSON is read and written. Documents are handled as Jackson trees, so every
+ * field the kit does not know survives untouched and in its order; numbers keep their exact
+ * decimal text. Output matches Python's {@code json.dump(indent=2, ensure_ascii=False)}, the
+ * format the site and the admins' hand-made copies use, so diffs stay small.
+ */
+public final class JsonFiles {
+    private JsonFiles() {}
+
+    public static final ObjectMapper MAPPER = new ObjectMapper()
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .configure(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false)
+            .setNodeFactory(JsonNodeFactory.withExactBigDecimals(true));
+
+    private static final ObjectWriter PRETTY = MAPPER.writer(pythonStylePrinter());
+
+    private static DefaultPrettyPrinter pythonStylePrinter() {
+        Separators seps = Separators.createDefaultInstance()
+                .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
+                .withObjectEmptySeparator("")
+                .withArrayEmptySeparator("");
+        DefaultIndenter indent = new DefaultIndenter("  ", "\n");
+        DefaultPrettyPrinter p = new DefaultPrettyPrinter(seps);
+        p.indentObjectsWith(indent);
+        p.indentArraysWith(indent);
+        return p;
+    }
+
+    public static ObjectNode object() {
+        return MAPPER.createObjectNode();
+    }
+
+    /** Parses text; a syntax error becomes a KitException that names {@code what}, line and column. */
+    public static JsonNode parse(String text, String what) {
+        try {
+            JsonNode n = MAPPER.readTree(text);
+            if (n == null || n.isMissingNode()) {
+                throw new KitException(what + " is empty, not a JSON document", null);
+            }
+            return n;
+        } catch (JsonProcessingException e) {
+            throw new KitException(what + " is not valid JSON (" + describe(e) + ")", null, e);
+        }
+    }
+
+    public static JsonNode parse(byte[] bytes, String what) {
+        return parse(new String(bytes, StandardCharsets.UTF_8), what);
+    }
+
+    /** Reads a JSON file; a missing file is {@link NoSuchFileException}, bad JSON a KitException naming the file. */
+    public static JsonNode read(Path file) throws IOException {
+        return parse(Files.readAllBytes(file), file.toString());
+    }
+
+    /** Reads a JSON file that must hold an object. */
+    public static ObjectNode readObject(Path file) throws IOException {
+        JsonNode n = read(file);
+        if (!n.isObject()) {
+            throw new KitException(file + " holds a JSON " + n.getNodeType().toString().toLowerCase()
+                    + ", not the object expected", null);
+        }
+        return (ObjectNode) n;
+    }
+
+    /** Pretty-printed text with a final newline, as written to disk. */
+    public static String pretty(JsonNode node) {
+        try {
+            return PRETTY.writeValueAsString(node) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("a JSON tree could not be written", e);
+        }
+    }
+
+    public static String compact(JsonNode node) {
+        try {
+            return MAPPER.writeValueAsString(node);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("a JSON tree could not be written", e);
+        }
+    }
+
+    /** Writes a document atomically (temp file, fsync, rename). */
+    public static void write(Path file, JsonNode node) throws IOException {
+        AtomicFiles.write(file, pretty(node).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String describe(JsonProcessingException e) {
+        String msg = e.getOriginalMessage();
+        if (msg != null && msg.length() > 120) msg = msg.substring(0, 120) + "...";
+        if (e.getLocation() != null) {
+            return "line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ": " + msg;
+        }
+        return String.valueOf(msg);
+    }
+}

@@ -1,0 +1,120 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BackupTest {
+    static final Path FIXTURE = ArchiveFilesTest.FIXTURE;
+
+    static Console quiet() {
+        PrintStream sink = new PrintStream(new ByteArrayOutputStream());
+        return new Console(false, sink, sink, new java.io.ByteArrayInputStream(new byte[0]));
+    }
+
+    static void seed(Path dir) throws Exception {
+        for (String n : ArchiveFiles.NAMES) Files.copy(FIXTURE.resolve(n), dir.resolve(n));
+    }
+
+    @Test
+    void backupIsByteIdenticalAndNamedAsAdminsExpect(@TempDir Path dir) throws Exception {
+        seed(dir);
+        backup.run(dir, quiet());
+        List<Backups.Backup> all = new Backups(dir).list();
+        assertEquals(1, all.size());
+        Backups.Backup b = all.get(0);
+        assertTrue(b.label().matches("\\d{8}-\\d{6}"), b.label());
+        assertEquals("identities.json." + b.label() + ".bak", b.identities().getFileName().toString());
+        assertArrayEquals(Files.readAllBytes(dir.resolve("identities.json")), Files.readAllBytes(b.identities()));
+        assertArrayEquals(Files.readAllBytes(dir.resolve("photo_index.json")), Files.readAllBytes(b.photoIndex()));
+    }
+
+    @Test
+    void twoBackupsInTheSameSecondNeverOverwriteEachOther(@TempDir Path dir) throws Exception {
+        seed(dir);
+        Backups backups = new Backups(dir);
+        Backups.Backup first = backups.create();
+        Files.writeString(dir.resolve("identities.json"), "{\"identities\": {}}");
+        Backups.Backup second = backups.create();
+        assertNotEquals(first.label(), second.label());
+        assertArrayEquals(Files.readAllBytes(FIXTURE.resolve("identities.json")), Files.readAllBytes(first.identities()));
+        assertEquals("{\"identities\": {}}", Files.readString(second.identities()));
+        assertEquals(second.label(), backups.list().get(0).label(), "newest first");
+    }
+
+    @Test
+    void backupRestoreRoundTripsByteIdenticallyAndCanBeUndone(@TempDir Path dir) throws Exception {
+        seed(dir);
+        byte[] ids = Files.readAllBytes(dir.resolve("identities.json"));
+        byte[] photos = Files.readAllBytes(dir.resolve("photo_index.json"));
+        String label = backup.run(dir, quiet()).get("backup").asText();
+        // the archive changes after the backup ...
+        Files.writeString(dir.resolve("identities.json"), "{\"schema_version\": 1, \"identities\": {}}");
+        Files.writeString(dir.resolve("photo_index.json"), "{\"photos\": {}}");
+        restore_backup.restore(dir, label, quiet());
+        assertArrayEquals(ids, Files.readAllBytes(dir.resolve("identities.json")));
+        assertArrayEquals(photos, Files.readAllBytes(dir.resolve("photo_index.json")));
+        // ... and the state before the restore was itself backed up
+        List<Backups.Backup> all = new Backups(dir).list();
+        assertEquals(2, all.size());
+        assertEquals("{\"photos\": {}}", Files.readString(all.get(0).photoIndex()));
+    }
+
+    @Test
+    void corruptBackupIsRefusedAndNothingChanges(@TempDir Path dir) throws Exception {
+        seed(dir);
+        Path backups = Files.createDirectories(dir.resolve("backups"));
+        Files.writeString(backups.resolve("identities.json.20260101-000000.bak"), "{\"identities\": {\"x\": [");
+        Files.copy(FIXTURE.resolve("photo_index.json"), backups.resolve("photo_index.json.20260101-000000.bak"));
+        byte[] before = Files.readAllBytes(dir.resolve("identities.json"));
+        KitException e = assertThrows(KitException.class, () -> restore_backup.restore(dir, "20260101-000000", quiet()));
+        assertTrue(e.getMessage().contains("refusing") && e.getMessage().contains("not valid JSON"), e.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(dir.resolve("identities.json")));
+        try (var s = Files.list(backups)) {
+            assertEquals(2, s.count(), "a refused restore makes no safety backup either");
+        }
+    }
+
+    @Test
+    void wrongKindOfDocumentIsRefused(@TempDir Path dir) throws Exception {
+        seed(dir);
+        Path backups = Files.createDirectories(dir.resolve("backups"));
+        // a photo index saved under the identities name
+        Files.copy(FIXTURE.resolve("photo_index.json"), backups.resolve("identities.json.manual.bak"));
+        KitException e = assertThrows(KitException.class, () -> restore_backup.restore(dir, "manual", quiet()));
+        assertTrue(e.getMessage().contains("looks like a photo index"), e.getMessage());
+    }
+
+    @Test
+    void emptyArchiveHasNothingToBackUp(@TempDir Path dir) throws Exception {
+        var summary = backup.run(dir, quiet());
+        assertTrue(summary.get("backup").isNull());
+        assertFalse(Files.exists(dir.resolve("backups")));
+    }
+
+    @Test
+    void cliListsNewestFirstWithCountsAndRestoresLatest(@TempDir Path dir) throws Exception {
+        seed(dir);
+        assertEquals(0, KitProcess.run("steps/backup.java", "--data-dir", dir.toString()).exitCode());
+        KitProcess.Result list = KitProcess.run("steps/restore_backup.java", "--data-dir", dir.toString(), "--list", "--json");
+        assertEquals(0, list.exitCode(), list.all());
+        var json = JsonFiles.parse(list.stdout(), "stdout");
+        assertEquals(49, json.get("backups").get(0).get("identities").asInt());
+        assertEquals(81, json.get("backups").get(0).get("photos").asInt());
+        assertTrue(list.stderr().contains("IDENTITIES"), "the table goes to stderr in --json mode");
+
+        KitProcess.Result usage = KitProcess.run("steps/restore_backup.java", "--data-dir", dir.toString(), "--latest", "--list");
+        assertEquals(2, usage.exitCode());
+        assertTrue(usage.stderr().contains("cannot be used together"), usage.stderr());
+
+        Files.writeString(dir.resolve("identities.json"), "{\"identities\": {}}");
+        KitProcess.Result restored = KitProcess.run("steps/restore_backup.java", "--data-dir", dir.toString(), "--latest");
+        assertEquals(0, restored.exitCode(), restored.all());
+        assertTrue(Arrays.equals(Files.readAllBytes(FIXTURE.resolve("identities.json")), Files.readAllBytes(dir.resolve("identities.json"))));
+    }
+}
