@@ -98,6 +98,17 @@ public final class JsonFiles {
         }
     }
 
+    /**
+     * True when two documents hold the same content: objects compared as maps (key order aside),
+     * numbers by value (a site that rewrites 1.50 as 1.5 still holds the same document).
+     */
+    public static boolean sameContent(JsonNode a, JsonNode b) {
+        return a.equals((x, y) -> {
+            if (x.isNumber() && y.isNumber()) return x.decimalValue().compareTo(y.decimalValue());
+            return x.equals(y) ? 0 : 1;
+        }, b);
+    }
+
     /** Writes a document atomically (temp file, fsync, rename). */
     public static void write(Path file, JsonNode node) throws IOException {
         AtomicFiles.write(file, pretty(node).getBytes(StandardCharsets.UTF_8));

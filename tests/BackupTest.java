@@ -1,7 +1,5 @@
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -13,8 +11,7 @@ class BackupTest {
     static final Path FIXTURE = ArchiveFilesTest.FIXTURE;
 
     static Console quiet() {
-        PrintStream sink = new PrintStream(new ByteArrayOutputStream());
-        return new Console(false, sink, sink, new java.io.ByteArrayInputStream(new byte[0]));
+        return new TestConsole().console;
     }
 
     static void seed(Path dir) throws Exception {
