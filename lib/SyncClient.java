@@ -213,6 +213,12 @@ public final class SyncClient {
 
     /** POST /api/sync/staged/clear with exactly these paths (job folders or files). Never {"all": true}. */
     public JsonNode clearStaged(List<String> paths) {
+        for (String p : paths) {
+            // The real site treats "" or "." as the whole staging folder: never let one through.
+            if (p == null || p.isBlank() || p.equals(".") || p.contains("..") || p.startsWith("/")) {
+                throw new IllegalArgumentException("refusing to ask the site to clear '" + p + "'");
+            }
+        }
         ObjectNode body = JsonFiles.object();
         ArrayNode files = body.putArray("files");
         paths.forEach(files::add);
@@ -343,8 +349,14 @@ public final class SyncClient {
                 throw new HttpFailure(status, what + " answered 404 (" + text + ")",
                         "deploy the latest site first: this endpoint is missing on " + baseUrl);
             }
-            case 400 -> throw new HttpFailure(status, what + ": the site refused the request (400: " + text + ")",
-                    "this is a bug in the kit or an incompatible site version; report it with this message");
+            case 400 -> {
+                if (what.startsWith("staged file")) {
+                    throw new HttpFailure(status, "the site refuses to serve " + what + " (400: " + text + ")",
+                            "the file's name is not accepted by the site (e.g. it holds '..'); rename or remove it on the site");
+                }
+                throw new HttpFailure(status, what + ": the site refused the request (400: " + text + ")",
+                        "this is a bug in the kit or an incompatible site version; report it with this message");
+            }
             default -> {
                 if (status == 503 && body.contains(NOT_CONFIGURED)) {
                     throw new HttpFailure(status, "the site's sync API is not configured (503: " + text + ")",

@@ -149,6 +149,7 @@ public class local_site {
         private final HttpServer server;
         private final ExecutorService pool;
         private final Site site;
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
         private Running(HttpServer server, ExecutorService pool, Site site) {
             this.server = server;
@@ -171,6 +172,7 @@ public class local_site {
 
         @Override
         public void close() {
+            if (closed.getAndSet(true)) return; // a test's close and a shutdown hook may both call it
             server.stop(0);
             pool.shutdownNow();
         }
@@ -184,6 +186,9 @@ public class local_site {
     /** As {@link #start(Path, int, String)}, with each request logged as one line to {@code log} (may be null). */
     public static Running start(Path root, int port, String tokenOrNull, Consumer<String> log) throws IOException {
         Site site = new Site(root.toAbsolutePath().normalize(), tokenOrNull == null || tokenOrNull.isEmpty() ? null : tokenOrNull, log);
+        // The JDK server writes headers and body separately; without TCP_NODELAY each small answer
+        // waits ~40 ms for a delayed ACK. Read once per JVM, so it must be set before the first server.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) System.setProperty("sun.net.httpserver.nodelay", "true");
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 64);
         AtomicInteger n = new AtomicInteger();
         // A small host, like production's: a few workers, so a slow download does not block the listing.
@@ -282,7 +287,7 @@ public class local_site {
         final Path staging;
         final String token;
         final Consumer<String> log;
-        /** Production serves one request at a time per write; here writes never interleave either. */
+        /** Push, clear, mark-processed and the staged listing never interleave: each sees the folder whole. */
         final ReentrantLock writes = new ReentrantLock();
 
         Site(Path root, String token, Consumer<String> log) {

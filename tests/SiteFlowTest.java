@@ -214,4 +214,22 @@ class SiteFlowTest {
         assertEquals(1, missing.exitCode());
         assertTrue(missing.stderr().contains("needs RHODESLI_SYNC_TOKEN, RHODESLI_SITE_URL (not set)"), missing.stderr());
     }
+
+    @Test
+    void aNameTheSiteRefusesToServeFailsThatFileOnlyAndIsNotRetried() throws Exception {
+        local_site.stageUpload(siteRoot, "a1b2c3d4", "S", "C", Map.of("IMG..0001.jpg", random(100, 1), "IMG_0002.jpg", random(200, 2)));
+        TestConsole tc = new TestConsole();
+        download_staged.Result r = download_staged.run(client, dest, false, true, tc.console);
+        assertEquals(1, r.failures(), tc.text());
+        assertTrue(tc.text().contains("the site refuses to serve staged file a1b2c3d4/IMG..0001.jpg (400"), tc.text());
+        assertTrue(Files.exists(dest.resolve("a1b2c3d4/IMG_0002.jpg")));
+        assertEquals("[]", r.summary().get("cleared").toString(), "a job with a missing file is never cleared");
+        assertTrue(Files.exists(siteRoot.resolve("staging/a1b2c3d4/IMG_0002.jpg")));
+    }
+
+    @Test
+    void theClientNeverAsksToClearAnEmptyPath() {
+        assertThrows(IllegalArgumentException.class, () -> client.clearStaged(java.util.List.of("")));
+        assertThrows(IllegalArgumentException.class, () -> client.clearStaged(java.util.List.of(".")));
+    }
 }
