@@ -2,7 +2,7 @@
 //JAVA 17+
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java
-//SOURCES ../lib/ArchiveFiles.java ../lib/SyncClient.java ../lib/StagedPaths.java
+//SOURCES ../lib/ArchiveFiles.java ../lib/SyncClient.java ../lib/StagedPaths.java ../lib/CrashPoint.java
 
 /*
  * Step 2 — download: fetches every photo staged on the site into DEST/<job_id>/<name>, one
@@ -226,6 +226,7 @@ public class download_staged {
                 futures.add(pool.submit(() -> {
                     try {
                         site.download(f.file().path(), f.target(), f.file().sizeBytes(), bar::advance);
+                        CrashPoint.reach("download.file");
                     } catch (KitException e) {
                         errors.put(f, e.getMessage());
                     } catch (RuntimeException e) {
