@@ -81,6 +81,29 @@ public final class AtomicFiles {
         }
     }
 
+    private static final java.util.regex.Pattern PART = java.util.regex.Pattern.compile("^\\..+\\.(\\d+)-[0-9a-f]+\\.part$");
+
+    /**
+     * Deletes the temporary files under {@code root} that a process killed mid-write left behind
+     * (their name carries the writer's pid; files of a process still running are left alone).
+     * @return how many were deleted
+     */
+    public static int removeStaleParts(Path root) throws IOException {
+        if (!Files.isDirectory(root)) return 0;
+        int n = 0;
+        try (java.util.stream.Stream<Path> s = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                java.util.regex.Matcher m = PART.matcher(p.getFileName().toString());
+                if (!m.matches() || !Files.isRegularFile(p)) continue;
+                long pid = Long.parseLong(m.group(1));
+                if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) continue;
+                Files.deleteIfExists(p);
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Renames a finished temporary file over its target, then makes the rename itself durable. */
     public static void moveIntoPlace(Path tmp, Path target) throws IOException {
         try {

@@ -51,6 +51,12 @@ public final class Console {
         human.println("=".repeat(Math.max(20, title.length() + 8)));
     }
 
+    /** A one-line title for a part of the work (a step run alone, or one job inside the pipeline's step). */
+    public void section(String title) {
+        human.println();
+        human.println("--- " + title + " ---");
+    }
+
     public void info(String line) {
         human.println(line);
     }

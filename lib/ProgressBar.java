@@ -41,6 +41,7 @@ public final class ProgressBar implements AutoCloseable {
         long now = System.nanoTime();
         long minGap = redraw ? 100_000_000L : 5_000_000_000L;
         if (!force && now - lastDraw < minGap && done.get() < total) return;
+        if (!redraw && done.get() >= total) return; // in a log, the final line is close()'s alone
         lastDraw = now;
         String line = render(now);
         if (redraw) {

@@ -122,7 +122,11 @@ public class download_staged {
         Map<FilePlan, String> errors = new ConcurrentHashMap<>();
         for (JobPlan j : jobs) for (FilePlan f : j.files()) if (f.action() == Action.REFUSED) errors.put(f, f.refusal());
 
-        if (!dryRun) download(site, jobs, errors, console);
+        if (!dryRun) {
+            int stale = AtomicFiles.removeStaleParts(dest);
+            if (stale > 0) console.info("Removed " + stale + " unfinished download(s) left by an interrupted run; they are fetched again.");
+            download(site, jobs, errors, console);
+        }
 
         List<String> complete = new ArrayList<>();
         for (JobPlan j : jobs) if (isComplete(j, errors)) complete.add(j.jobId());
@@ -149,6 +153,7 @@ public class download_staged {
             skipped += js;
         }
         summary.put("downloaded", downloaded);
+        summary.put("photos_downloaded", photosDownloaded(jobs, errors, dryRun));
         summary.put("already_present", skipped);
         ArrayNode errs = summary.putArray("errors");
         errors.forEach((f, msg) -> errs.addObject().put("path", f.file().path()).put("error", msg));
@@ -175,6 +180,18 @@ public class download_staged {
             console.ok("all staged files are in " + dest);
         }
         return new Result(summary, errors.size(), jobs, complete);
+    }
+
+    /** Photos (not the jobs' "_" metadata files) fetched by this run. */
+    static int photosDownloaded(List<JobPlan> jobs, Map<FilePlan, String> errors, boolean dryRun) {
+        if (dryRun) return 0;
+        int n = 0;
+        for (JobPlan j : jobs) {
+            for (FilePlan f : j.files()) {
+                if (f.action() == Action.DOWNLOAD && !errors.containsKey(f) && !f.file().filename().startsWith("_")) n++;
+            }
+        }
+        return n;
     }
 
     /** Only upload jobs (with their _metadata.json) whose every file is present locally may be cleared. */

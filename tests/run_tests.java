@@ -3,7 +3,7 @@
 //DEPS org.junit.jupiter:junit-jupiter-engine:5.14.4
 //DEPS org.junit.jupiter:junit-jupiter-params:5.14.4
 //DEPS org.junit.platform:junit-platform-launcher:1.14.4
-//SOURCES ../lib/*.java ../steps/*.java ../sandbox/*.java support/*.java *Test.java
+//SOURCES ../process_uploads.java ../lib/*.java ../steps/*.java ../sandbox/*.java support/*.java *Test.java
 //JAVA_OPTIONS -Xmx4g
 
 /*
@@ -80,8 +80,13 @@ public class run_tests {
         ExecutorService pool = Executors.newFixedThreadPool(2);
         List<Future<String>> results = new ArrayList<>();
         for (Path script : scripts) results.add(pool.submit(() -> buildOne(root, script)));
+        List<String> problems = new ArrayList<>();
+        for (Future<String> f : results) problems.add(f.get());
+        pool.shutdown();
         for (int i = 0; i < scripts.size(); i++) {
-            String problem = results.get(i).get();
+            // Two JBang builds at once can trip over JBang's own dependency cache: a failed build is
+            // tried once more, alone, before it counts as a failure.
+            String problem = problems.get(i) == null ? null : buildOne(root, scripts.get(i));
             String name = root.relativize(scripts.get(i)).toString();
             if (problem == null) {
                 passed++;
@@ -92,7 +97,6 @@ public class run_tests {
                 System.out.println("  FAILED " + name + "\n" + problem.indent(6));
             }
         }
-        pool.shutdown();
     }
 
     static String buildOne(Path root, Path script) throws IOException, InterruptedException {

@@ -149,6 +149,20 @@ public final class FaultySite implements AutoCloseable {
         return (out, socket) -> Thread.sleep(millis);
     }
 
+    /** Passes the request on to a real server at {@code base} and relays its answer (status and body). */
+    public static Reply relay(String base, Request r) {
+        return (out, socket) -> {
+            java.net.http.HttpRequest.Builder b = java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + r.rawPath()))
+                    .method(r.method(), r.body().length == 0 ? java.net.http.HttpRequest.BodyPublishers.noBody()
+                            : java.net.http.HttpRequest.BodyPublishers.ofByteArray(r.body()));
+            if (r.authorization() != null) b.header("Authorization", r.authorization());
+            if (r.body().length > 0) b.header("Content-Type", "application/json");
+            java.net.http.HttpResponse<byte[]> resp = java.net.http.HttpClient.newHttpClient().send(b.build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+            status(resp.statusCode(), resp.headers().firstValue("Content-Type").orElse("application/octet-stream"), resp.body()).write(out, socket);
+        };
+    }
+
     private static String head(int code, String type, long length) {
         return "HTTP/1.1 " + code + " X\r\nContent-Type: " + type + "\r\nContent-Length: " + length + "\r\nConnection: close\r\n\r\n";
     }

@@ -35,8 +35,8 @@ public final class KitProcess {
             ProcessBuilder pb = new ProcessBuilder(cmd).directory(root().toFile())
                     .redirectOutput(out.toFile()).redirectError(err.toFile());
             pb.environment().putAll(env);
-            // A test's .env must never come from the developer's own project .env.
-            if (!env.containsKey("KIT_ROOT")) pb.environment().put("KIT_ROOT", root().toString());
+            // A test may give the script another project root (its own .env, data/, sandbox/).
+            if (env.containsKey("KIT_ROOT")) pb.environment().put("KIT_ROOT_OVERRIDE", env.get("KIT_ROOT"));
             Process p = pb.start();
             try (var in = p.getOutputStream()) {
                 if (stdin != null) in.write(stdin.getBytes(StandardCharsets.UTF_8));

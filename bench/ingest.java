@@ -1,0 +1,249 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//JAVA_OPTIONS -Xmx2g
+//SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
+//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java ../lib/ModelCatalog.java
+//SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java
+
+/*
+ * Benchmark of the face pipeline (not a test): what the README's figures and models.json's
+ * thresholds come from. Reads the evaluation photos from ../shared/eval (never copied here).
+ *   1. model load time;
+ *   2. speed: photos/s and ms per face, end to end (decode, detect, align, embed), on
+ *      eval/group-photos, after one warm-up pass, both cores busy;
+ *   3. detection on eval/detection: recall and false positives (IoU >= 0.3, eval/README.md);
+ *   4. same-person vs other-person distances on every chip of eval/identities: the largest
+ *      threshold with 100% precision and the recall there, plus precision/recall at the
+ *      model's thresholds in models.json.
+ *
+ * Options:  --models-dir DIR   (default: models)   --eval DIR   (default: ../shared/eval)
+ *           --rounds N         timed passes over the group photos (default 5)
+ *           --json             one JSON object on stdout
+ * Example:  ./jbang bench/ingest.java
+ */
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+
+public class ingest {
+    static final String USAGE = "./jbang bench/ingest.java [--models-dir DIR] [--eval DIR] [--rounds N] [--json]";
+
+    public static void main(String[] argv) {
+        StepMain.exit(() -> {
+            Args args = new Args(USAGE, "Speed and quality of the face pipeline on ../shared/eval (see the header of bench/ingest.java).")
+                    .option("--models-dir", "DIR", "the models (default: models)")
+                    .option("--eval", "DIR", "the evaluation photos (default: ../shared/eval)")
+                    .option("--rounds", "N", "timed passes over the group photos (default 5)")
+                    .flag("--json", "print one JSON object on stdout")
+                    .parse(argv);
+            KitConfig cfg = KitConfig.load();
+            Console console = Console.standard(args.has("--json"));
+            Path eval = args.has("--eval") ? Path.of(args.get("--eval")) : cfg.root().resolve("../shared/eval").normalize();
+            if (!Files.isDirectory(eval)) {
+                throw new KitException("the evaluation photos are not at " + eval, "give --eval DIR (the shared eval folder)");
+            }
+            ObjectNode out = run(cfg.modelsDir(args.get("--models-dir")), eval, args.getInt("--rounds", 5), console);
+            console.emitJson(out);
+            return StepMain.OK;
+        });
+    }
+
+    /** One face found and embedded, with its timing share. */
+    record Done(int faces, List<FaceEmbedder.Embedding> embeddings) {}
+
+    static Done process(FaceModels m, Path file) {
+        return process(m, Photos.decode(file).image());
+    }
+
+    static Done process(FaceModels m, byte[] jpeg) {
+        return process(m, Photos.decode(jpeg, "in-memory.jpg").image());
+    }
+
+    static Done process(FaceModels m, Photos.Image img) {
+        List<FaceDetector.Face> faces = m.detector.detect(img);
+        List<FaceEmbedder.Embedding> es = new ArrayList<>();
+        for (FaceDetector.Face f : faces) es.add(m.embedder.embed(m.aligner.align(img, m.aligner.fivePoints(img, f))));
+        return new Done(faces.size(), es);
+    }
+
+    static ObjectNode run(Path modelsDir, Path eval, int rounds, Console console) throws Exception {
+        ObjectNode out = JsonFiles.object();
+        long t0 = System.nanoTime();
+        try (FaceModels m = FaceModels.open(modelsDir, 1)) {
+            double load = (System.nanoTime() - t0) / 1e9;
+            out.put("embedding_model", m.embeddingModel);
+            out.put("detector", m.detector.family());
+            out.put("cores", FaceModels.cores());
+            out.put("models_load_s", round(load, 3));
+            console.header("Face pipeline benchmark: " + m.embeddingModel + " (" + m.detector.family() + " detector), " + FaceModels.cores() + " cores");
+            console.info(String.format("models loaded in %.3f s", load));
+
+            // --- speed on the group photos: photos in parallel (one per core), tiles in parallel inside
+            List<Path> group = list(eval.resolve("group-photos"));
+            ExecutorService pool = Executors.newFixedThreadPool(FaceModels.cores(), FaceModels.workerThreads("bench"));
+            int faces = 0;
+            long tFirst = System.nanoTime();
+            for (Path p : group) faces += process(m, p).faces();   // first pass: cold (JIT, ONNX warm-up)
+            double cold = (System.nanoTime() - tFirst) / 1e9;
+            long ts = System.nanoTime();
+            int photos = 0, facesTimed = 0;
+            for (int r = 0; r < rounds; r++) {
+                List<Future<Done>> fs = new ArrayList<>();
+                for (Path p : group) fs.add(pool.submit(() -> process(m, p)));
+                for (Future<Done> f : fs) facesTimed += f.get().faces();
+                photos += group.size();
+            }
+            double secs = (System.nanoTime() - ts) / 1e9;
+            pool.shutdown();
+            double pps = photos / secs, msPerFace = secs * 1000 / Math.max(1, facesTimed);
+            console.info(String.format("group photos: %d photos, %d faces; first pass (cold) %.2f s; steady state %.1f photos/s, %.1f ms per face (wall, %d rounds)",
+                    group.size(), faces, cold, pps, msPerFace, rounds));
+            ObjectNode speed = out.putObject("speed");
+            speed.put("photos", group.size());
+            speed.put("faces", faces);
+            speed.put("cold_first_pass_s", round(cold, 3));
+            speed.put("photos_per_s", round(pps, 2));
+            speed.put("ms_per_face", round(msPerFace, 1));
+
+            // --- the same photos scaled to 1920 px wide (a typical scan or phone photo), JPEG in memory
+            List<byte[]> big = new ArrayList<>();
+            for (Path p : group) {
+                Photos.Image img = Photos.decode(p).image();
+                int h = (int) Math.round(img.height * 1920.0 / img.width);
+                big.add(Photos.encodeJpeg(Photos.resize(img, 1920, h), 0.9f));
+            }
+            ExecutorService pool2 = Executors.newFixedThreadPool(FaceModels.cores(), FaceModels.workerThreads("bench"));
+            for (byte[] b : big) process(m, b);   // warm-up at this size
+            long tb = System.nanoTime();
+            int bigPhotos = 0, bigFaces = 0;
+            for (int r = 0; r < rounds; r++) {
+                List<Future<Done>> fs = new ArrayList<>();
+                for (byte[] b : big) fs.add(pool2.submit(() -> process(m, b)));
+                for (Future<Done> f : fs) bigFaces += f.get().faces();
+                bigPhotos += big.size();
+            }
+            double bigSecs = (System.nanoTime() - tb) / 1e9;
+            pool2.shutdown();
+            console.info(String.format("1920-px group photos: %.1f photos/s, %.1f ms per face (%d faces per pass; decode included)",
+                    bigPhotos / bigSecs, bigSecs * 1000 / Math.max(1, bigFaces), bigFaces / rounds));
+            speed.put("photos_per_s_1920px", round(bigPhotos / bigSecs, 2));
+            speed.put("ms_per_face_1920px", round(bigSecs * 1000 / Math.max(1, bigFaces), 1));
+            speed.put("faces_1920px", bigFaces / rounds);
+
+            // --- detection recall and false positives
+            JsonNode boxes = JsonFiles.read(eval.resolve("detection/boxes.json"));
+            int required = 0, matched = 0, fps = 0, nPhotos = 0;
+            for (var it = boxes.fields(); it.hasNext(); ) {
+                var e = it.next();
+                nPhotos++;
+                Photos.Image img = Photos.decode(eval.resolve("detection").resolve(e.getKey())).image();
+                List<FaceDetector.Face> found = m.detector.detect(img);
+                List<float[]> labels = new ArrayList<>();
+                List<Boolean> ignore = new ArrayList<>();
+                for (JsonNode b : e.getValue()) {
+                    float x = b.get("x").floatValue(), y = b.get("y").floatValue();
+                    labels.add(new float[] {x, y, x + b.get("w").floatValue(), y + b.get("h").floatValue()});
+                    ignore.add(b.path("ignore").asBoolean(false));
+                    if (!b.path("ignore").asBoolean(false)) required++;
+                }
+                boolean[] used = new boolean[labels.size()];
+                for (FaceDetector.Face f : found) {
+                    int best = -1;
+                    double bestIou = 0.3;
+                    for (int i = 0; i < labels.size(); i++) {
+                        double iou = FaceDetector.iou(f.box(), labels.get(i));
+                        if (!used[i] && iou >= bestIou) { best = i; bestIou = iou; }
+                    }
+                    if (best < 0) fps++;
+                    else {
+                        used[best] = true;
+                        if (!ignore.get(best)) matched++;
+                    }
+                }
+            }
+            console.info(String.format("detection: recall %d/%d = %.1f%%, false positives %d in %d photos", matched, required,
+                    100.0 * matched / required, fps, nPhotos));
+            ObjectNode det = out.putObject("detection");
+            det.put("required", required);
+            det.put("matched", matched);
+            det.put("recall", round((double) matched / required, 4));
+            det.put("false_positives", fps);
+            det.put("photos", nPhotos);
+
+            // --- same vs other person
+            List<String> who = new ArrayList<>();
+            List<float[]> mus = new ArrayList<>();
+            int noFace = 0;
+            for (Path set : list(eval.resolve("identities"))) {
+                for (Path person : list(set)) {
+                    for (Path chip : list(person)) {
+                        Photos.Image img = Photos.decode(chip).image();
+                        List<FaceDetector.Face> f = m.detector.detect(img);
+                        FaceDetector.Face face;
+                        if (f.isEmpty()) {
+                            // A tight chip may hold too little around the face for the detector: use the whole chip.
+                            noFace++;
+                            face = new FaceDetector.Face(new float[] {0, 0, img.width, img.height}, 0, null);
+                        } else {
+                            face = f.stream().max(Comparator.comparingDouble(x -> x.width() * x.height())).get();
+                        }
+                        mus.add(m.embedder.embed(m.aligner.align(img, m.aligner.fivePoints(img, face))).mu());
+                        who.add(set.getFileName() + "/" + person.getFileName());
+                    }
+                }
+            }
+            List<Double> same = new ArrayList<>(), other = new ArrayList<>();
+            for (int i = 0; i < mus.size(); i++) {
+                for (int j = i + 1; j < mus.size(); j++) {
+                    double d = FaceEmbedder.distance(mus.get(i), mus.get(j));
+                    (who.get(i).equals(who.get(j)) ? same : other).add(d);
+                }
+            }
+            double minOther = other.stream().mapToDouble(Double::doubleValue).min().orElse(2);
+            double recallAt = same.stream().filter(d -> d < minOther).count() / (double) same.size();
+            console.info(String.format("identities: %d chips (%d without a detected face), %d same-person and %d other-person pairs",
+                    mus.size(), noFace, same.size(), other.size()));
+            console.info(String.format("  largest threshold with 100%% precision: %.3f, recall there %.1f%%", minOther, 100 * recallAt));
+            ObjectNode ids = out.putObject("identities");
+            ids.put("chips", mus.size());
+            ids.put("chips_without_detection", noFace);
+            ids.put("same_pairs", same.size());
+            ids.put("other_pairs", other.size());
+            ids.put("threshold_100pct_precision", round(minOther, 4));
+            ids.put("recall_at_that_threshold", round(recallAt, 4));
+            ObjectNode table = ids.putObject("at_thresholds");
+            for (int step = 80; step <= 130; step++) {
+                double t = step / 100.0;
+                long tp = same.stream().filter(d -> d < t).count(), fp = other.stream().filter(d -> d < t).count();
+                double prec = tp + fp == 0 ? 1 : (double) tp / (tp + fp), rec = (double) tp / same.size();
+                if (step % 5 == 0 || (step > 110 && step < 130)) {
+                    console.info(String.format("  d < %.2f: precision %.1f%%, recall %.1f%%", t, 100 * prec, 100 * rec));
+                }
+                ObjectNode row = table.putObject(String.format("%.2f", t));
+                row.put("precision", round(prec, 4));
+                row.put("recall", round(rec, 4));
+            }
+        }
+        return out;
+    }
+
+    static List<Path> list(Path dir) throws Exception {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> !p.getFileName().toString().startsWith(".") && !p.getFileName().toString().endsWith(".json")
+                    && !p.getFileName().toString().endsWith(".md")).sorted().toList();
+        }
+    }
+
+    static double round(double v, int places) {
+        double f = Math.pow(10, places);
+        return Math.round(v * f) / f;
+    }
+}

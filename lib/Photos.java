@@ -1,0 +1,427 @@
+//DEPS com.twelvemonkeys.imageio:imageio-jpeg:3.12.0
+//DEPS com.twelvemonkeys.imageio:imageio-tiff:3.12.0
+//DEPS com.twelvemonkeys.imageio:imageio-bmp:3.12.0
+//DEPS com.twelvemonkeys.imageio:imageio-webp:3.12.0
+//DEPS com.drewnoakes:metadata-extractor:2.19.0
+import com.drew.imaging.ImageMetadataReader;
+import com.drew.lang.GeoLocation;
+import com.drew.metadata.Metadata;
+import com.drew.metadata.exif.ExifIFD0Directory;
+import com.drew.metadata.exif.ExifSubIFDDirectory;
+import com.drew.metadata.exif.GpsDirectory;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.awt.image.DataBufferByte;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import javax.imageio.IIOImage;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.ImageWriteParam;
+import javax.imageio.ImageWriter;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.ImageOutputStream;
+
+/**
+ * Photos as the face models see them: decoded to 8-bit BGR pixels (the order OpenCV and the
+ * models' authors use) with the EXIF orientation applied, whatever the file held — grey,
+ * CMYK, 16-bit, alpha (composited on white), JPEG, PNG, TIFF, BMP or WebP. Pure Java (ImageIO
+ * with the TwelveMonkeys plugins, EXIF from metadata-extractor), so the same jar runs on every
+ * platform with no native library to match.
+ *
+ * <p>Also: resizing (area-like when shrinking, bilinear otherwise), rotation by quarter turns,
+ * crops, JPEG encoding and the content hash the archive uses to spot duplicates.
+ */
+public final class Photos {
+    private Photos() {}
+
+    /** An 8-bit BGR image, pixels row by row. */
+    public static final class Image {
+        public final int width, height;
+        public final byte[] bgr;
+
+        public Image(int width, int height, byte[] bgr) {
+            if (bgr.length != width * height * 3) throw new IllegalArgumentException("pixel buffer does not match " + width + "x" + height);
+            this.width = width;
+            this.height = height;
+            this.bgr = bgr;
+        }
+
+        public Image(int width, int height) {
+            this(width, height, new byte[width * height * 3]);
+        }
+
+        /** Channel c (0 = B, 1 = G, 2 = R) at (x, y), 0..255. */
+        public int at(int x, int y, int c) {
+            return bgr[(y * width + x) * 3 + c] & 0xff;
+        }
+    }
+
+    /** What the EXIF block says; null fields when absent. */
+    public record Exif(String dateTaken, String camera, Double latitude, Double longitude, int orientation) {}
+
+    public record Decoded(Image image, Exif exif, String format) {}
+
+    /** Reads and decodes a photo file; a file that cannot be decoded is a KitException naming it and saying why. */
+    public static Decoded decode(Path file) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new KitException("cannot read " + file + ": " + e.getMessage(), "check the file's permissions");
+        }
+        return decode(bytes, file.getFileName().toString());
+    }
+
+    public static Decoded decode(byte[] bytes, String name) {
+        if (bytes.length == 0) throw new KitException(name + " is an empty file", "upload the photo again");
+        if (isHeif(bytes)) {
+            throw new KitException(name + " is a HEIC/HEIF photo (iPhone format), which the kit cannot decode",
+                    "convert it to JPEG (e.g. heif-convert, or export from Photos as JPEG) and ingest it again");
+        }
+        BufferedImage img;
+        String format;
+        List<String> warnings = new ArrayList<>();
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                throw new KitException(name + " is not a photo format the kit can read (" + sniff(bytes) + ")",
+                        "save it as JPEG, PNG, TIFF, BMP or WebP and ingest it again");
+            }
+            ImageReader reader = readers.next();
+            try {
+                format = reader.getFormatName().toLowerCase(Locale.ROOT);
+                reader.addIIOReadWarningListener((r, w) -> warnings.add(w));
+                reader.setInput(in, true, true);
+                img = reader.read(0);
+            } finally {
+                reader.dispose();
+            }
+        } catch (KitException e) {
+            throw e;
+        } catch (Exception | OutOfMemoryError e) {
+            throw new KitException(name + " is damaged or unreadable (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")",
+                    "open it in an image viewer; if it is broken, upload the original again");
+        }
+        for (String w : warnings) {
+            String lw = w.toLowerCase(Locale.ROOT);
+            // A truncated file decodes to a half-grey picture: never ingest that as if it were the photo.
+            if (lw.contains("premature") || lw.contains("truncat") || lw.contains("end of")) {
+                throw new KitException(name + " is damaged (" + w + ")", "upload the original photo again");
+            }
+        }
+        if (img == null || img.getWidth() < 1 || img.getHeight() < 1) {
+            throw new KitException(name + " holds no image", "upload the original photo again");
+        }
+        Exif exif = readExif(bytes);
+        Image image = toBgr(img);
+        image = orient(image, exif.orientation());
+        return new Decoded(image, exif, format);
+    }
+
+    /** HEIC/HEIF/AVIF: an ISO-BMFF "ftyp" box with an image brand. */
+    static boolean isHeif(byte[] b) {
+        if (b.length < 12 || b[4] != 'f' || b[5] != 't' || b[6] != 'y' || b[7] != 'p') return false;
+        String brand = new String(b, 8, 4, java.nio.charset.StandardCharsets.US_ASCII);
+        return List.of("heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1", "avif").contains(brand);
+    }
+
+    private static String sniff(byte[] b) {
+        if (b.length >= 3 && (b[0] & 0xff) == 0xFF && (b[1] & 0xff) == 0xD8) return "it starts like a JPEG but no decoder accepts it";
+        StringBuilder sb = new StringBuilder("first bytes");
+        for (int i = 0; i < Math.min(8, b.length); i++) sb.append(String.format(" %02x", b[i]));
+        return sb.toString();
+    }
+
+    /** Any decoded image to 8-bit BGR; alpha is composited on white (old scans with transparency are paper). */
+    static Image toBgr(BufferedImage img) {
+        int w = img.getWidth(), h = img.getHeight();
+        if (img.getType() == BufferedImage.TYPE_3BYTE_BGR && img.getRaster().getDataBuffer() instanceof DataBufferByte db
+                && img.getRaster().getNumDataElements() == 3 && db.getData().length == w * h * 3) {
+            return new Image(w, h, db.getData());
+        }
+        BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR);
+        Graphics2D g = out.createGraphics();
+        try {
+            if (img.getColorModel().hasAlpha()) {
+                g.setColor(Color.WHITE);
+                g.fillRect(0, 0, w, h);
+            }
+            g.drawImage(img, 0, 0, null);
+        } finally {
+            g.dispose();
+        }
+        return new Image(w, h, ((DataBufferByte) out.getRaster().getDataBuffer()).getData());
+    }
+
+    static Exif readExif(byte[] bytes) {
+        String date = null, camera = null;
+        Double lat = null, lon = null;
+        int orientation = 1;
+        try {
+            Metadata md = ImageMetadataReader.readMetadata(new ByteArrayInputStream(bytes), bytes.length);
+            ExifIFD0Directory ifd0 = md.getFirstDirectoryOfType(ExifIFD0Directory.class);
+            if (ifd0 != null) {
+                if (ifd0.containsTag(ExifIFD0Directory.TAG_ORIENTATION)) orientation = ifd0.getInt(ExifIFD0Directory.TAG_ORIENTATION);
+                String make = clean(ifd0.getString(ExifIFD0Directory.TAG_MAKE));
+                String model = clean(ifd0.getString(ExifIFD0Directory.TAG_MODEL));
+                if (model != null) camera = make != null && !model.toLowerCase(Locale.ROOT).startsWith(make.toLowerCase(Locale.ROOT).split(" ")[0]) ? make + " " + model : model;
+                else camera = make;
+                date = exifDate(ifd0.getString(ExifIFD0Directory.TAG_DATETIME));
+            }
+            ExifSubIFDDirectory sub = md.getFirstDirectoryOfType(ExifSubIFDDirectory.class);
+            if (sub != null) {
+                String original = exifDate(sub.getString(ExifSubIFDDirectory.TAG_DATETIME_ORIGINAL));
+                if (original != null) date = original;
+            }
+            GpsDirectory gps = md.getFirstDirectoryOfType(GpsDirectory.class);
+            if (gps != null) {
+                GeoLocation loc = gps.getGeoLocation();
+                if (loc != null && !loc.isZero()) {
+                    lat = loc.getLatitude();
+                    lon = loc.getLongitude();
+                }
+            }
+        } catch (Exception e) {
+            // Broken EXIF is common in scans; the picture itself is what matters.
+        }
+        return new Exif(date, camera, lat, lon, orientation);
+    }
+
+    private static String clean(String s) {
+        if (s == null) return null;
+        s = s.replace("\0", "").strip();
+        return s.isEmpty() ? null : s;
+    }
+
+    /** "2019:07:04 18:30:00" -> "2019-07-04T18:30:00"; null when absent or blank ("0000:00:00 ..."). */
+    static String exifDate(String s) {
+        s = clean(s);
+        if (s == null || s.startsWith("0000")) return null;
+        if (s.matches("\\d{4}:\\d{2}:\\d{2} \\d{2}:\\d{2}:\\d{2}.*")) {
+            return s.substring(0, 4) + "-" + s.substring(5, 7) + "-" + s.substring(8, 10) + "T" + s.substring(11, 19);
+        }
+        return s;
+    }
+
+    /** Applies an EXIF orientation (1-8) so that the image is upright as a viewer shows it. */
+    public static Image orient(Image img, int orientation) {
+        return switch (orientation) {
+            case 2 -> flipH(img);
+            case 3 -> rotate(img, 180);
+            case 4 -> flipH(rotate(img, 180));
+            case 5 -> flipH(rotate(img, 90));
+            case 6 -> rotate(img, 90);
+            case 7 -> flipH(rotate(img, 270));
+            case 8 -> rotate(img, 270);
+            default -> img;
+        };
+    }
+
+    /** Rotates clockwise by 90, 180 or 270 degrees. */
+    public static Image rotate(Image img, int degrees) {
+        int w = img.width, h = img.height;
+        int d = ((degrees % 360) + 360) % 360;
+        if (d == 0) return img;
+        Image out = d == 180 ? new Image(w, h) : new Image(h, w);
+        byte[] s = img.bgr, o = out.bgr;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int nx, ny;
+                if (d == 90) { nx = h - 1 - y; ny = x; }
+                else if (d == 180) { nx = w - 1 - x; ny = h - 1 - y; }
+                else { nx = y; ny = w - 1 - x; }
+                int si = (y * w + x) * 3, oi = (ny * out.width + nx) * 3;
+                o[oi] = s[si];
+                o[oi + 1] = s[si + 1];
+                o[oi + 2] = s[si + 2];
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A box (x1,y1,x2,y2) found on the image turned clockwise by {@code rotation} degrees, in the
+     * pixels of the unturned image of size w x h.
+     */
+    public static float[] unturnBox(float[] b, int rotation, int w, int h) {
+        return switch (((rotation % 360) + 360) % 360) {
+            case 90 -> new float[] {b[1], h - b[2], b[3], h - b[0]};
+            case 180 -> new float[] {w - b[2], h - b[3], w - b[0], h - b[1]};
+            case 270 -> new float[] {w - b[3], b[0], w - b[1], b[2]};
+            default -> b.clone();
+        };
+    }
+
+    static Image flipH(Image img) {
+        Image out = new Image(img.width, img.height);
+        for (int y = 0; y < img.height; y++) {
+            for (int x = 0; x < img.width; x++) {
+                System.arraycopy(img.bgr, (y * img.width + x) * 3, out.bgr, (y * img.width + img.width - 1 - x) * 3, 3);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Resizes to w x h. When shrinking by 2x or more, whole blocks are averaged first (like
+     * OpenCV's INTER_AREA) so small faces are not lost to aliasing; then bilinear.
+     */
+    public static Image resize(Image src, int w, int h) {
+        if (w == src.width && h == src.height) return src;
+        int k = (int) Math.floor(Math.min((double) src.width / w, (double) src.height / h));
+        if (k >= 2) src = shrinkByBlocks(src, k);
+        return bilinear(src, w, h);
+    }
+
+    static Image shrinkByBlocks(Image src, int k) {
+        int w = src.width / k, h = src.height / k;
+        Image out = new Image(w, h);
+        int[] acc = new int[w * 3];
+        int area = k * k;
+        for (int y = 0; y < h; y++) {
+            java.util.Arrays.fill(acc, 0);
+            for (int dy = 0; dy < k; dy++) {
+                int row = (y * k + dy) * src.width * 3;
+                for (int x = 0; x < w; x++) {
+                    int p = row + x * k * 3;
+                    int b = 0, g = 0, r = 0;
+                    for (int dx = 0; dx < k; dx++, p += 3) {
+                        b += src.bgr[p] & 0xff;
+                        g += src.bgr[p + 1] & 0xff;
+                        r += src.bgr[p + 2] & 0xff;
+                    }
+                    acc[x * 3] += b;
+                    acc[x * 3 + 1] += g;
+                    acc[x * 3 + 2] += r;
+                }
+            }
+            int o = y * w * 3;
+            for (int i = 0; i < w * 3; i++) out.bgr[o + i] = (byte) ((acc[i] + area / 2) / area);
+        }
+        return out;
+    }
+
+    /** Bilinear resize with pixel centres aligned (OpenCV's convention). */
+    static Image bilinear(Image src, int w, int h) {
+        Image out = new Image(w, h);
+        double sx = (double) src.width / w, sy = (double) src.height / h;
+        int[] x0 = new int[w], x1 = new int[w];
+        float[] fx = new float[w];
+        for (int x = 0; x < w; x++) {
+            double gx = (x + 0.5) * sx - 0.5;
+            int ix = (int) Math.floor(gx);
+            float f = (float) (gx - ix);
+            if (ix < 0) { ix = 0; f = 0; }
+            if (ix >= src.width - 1) { ix = src.width - 1; f = 0; }
+            x0[x] = ix * 3;
+            x1[x] = Math.min(ix + 1, src.width - 1) * 3;
+            fx[x] = f;
+        }
+        byte[] s = src.bgr, o = out.bgr;
+        for (int y = 0; y < h; y++) {
+            double gy = (y + 0.5) * sy - 0.5;
+            int iy = (int) Math.floor(gy);
+            float fy = (float) (gy - iy);
+            if (iy < 0) { iy = 0; fy = 0; }
+            if (iy >= src.height - 1) { iy = src.height - 1; fy = 0; }
+            int r0 = iy * src.width * 3, r1 = Math.min(iy + 1, src.height - 1) * src.width * 3;
+            int oi = y * w * 3;
+            for (int x = 0; x < w; x++) {
+                float f = fx[x];
+                for (int c = 0; c < 3; c++) {
+                    float top = (s[r0 + x0[x] + c] & 0xff) * (1 - f) + (s[r0 + x1[x] + c] & 0xff) * f;
+                    float bot = (s[r1 + x0[x] + c] & 0xff) * (1 - f) + (s[r1 + x1[x] + c] & 0xff) * f;
+                    o[oi++] = (byte) Math.round(top * (1 - fy) + bot * fy);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The pixels inside [x1,x2) x [y1,y2), clamped to the image. */
+    public static Image crop(Image img, int x1, int y1, int x2, int y2) {
+        x1 = Math.max(0, x1);
+        y1 = Math.max(0, y1);
+        x2 = Math.min(img.width, x2);
+        y2 = Math.min(img.height, y2);
+        int w = Math.max(1, x2 - x1), h = Math.max(1, y2 - y1);
+        Image out = new Image(w, h);
+        for (int y = 0; y < h && y1 + y < img.height; y++) {
+            System.arraycopy(img.bgr, ((y1 + y) * img.width + x1) * 3, out.bgr, y * w * 3, Math.min(w, img.width - x1) * 3);
+        }
+        return out;
+    }
+
+    /** The face crop saved next to the photo: the box with a margin, at most {@code maxSide} pixels. */
+    public static Image faceCrop(Image img, float[] box, double margin, int maxSide) {
+        float bw = box[2] - box[0], bh = box[3] - box[1];
+        int x1 = Math.round(box[0] - bw * (float) margin), y1 = Math.round(box[1] - bh * (float) margin);
+        int x2 = Math.round(box[2] + bw * (float) margin), y2 = Math.round(box[3] + bh * (float) margin);
+        Image c = crop(img, x1, y1, x2, y2);
+        int side = Math.max(c.width, c.height);
+        if (side <= maxSide) return c;
+        double s = (double) maxSide / side;
+        return resize(c, Math.max(1, (int) Math.round(c.width * s)), Math.max(1, (int) Math.round(c.height * s)));
+    }
+
+    public static BufferedImage toBufferedImage(Image img) {
+        BufferedImage out = new BufferedImage(img.width, img.height, BufferedImage.TYPE_3BYTE_BGR);
+        System.arraycopy(img.bgr, 0, ((DataBufferByte) out.getRaster().getDataBuffer()).getData(), 0, img.bgr.length);
+        return out;
+    }
+
+    public static byte[] encodeJpeg(Image img, float quality) {
+        ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ImageOutputStream out = ImageIO.createImageOutputStream(bytes)) {
+            writer.setOutput(out);
+            ImageWriteParam p = writer.getDefaultWriteParam();
+            p.setCompressionMode(ImageWriteParam.MODE_EXPLICIT);
+            p.setCompressionQuality(quality);
+            writer.write(null, new IIOImage(toBufferedImage(img), null, null), p);
+        } catch (IOException e) {
+            throw new IllegalStateException("JPEG encoding failed", e);
+        } finally {
+            writer.dispose();
+        }
+        return bytes.toByteArray();
+    }
+
+    public static byte[] encodePng(Image img) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            ImageIO.write(toBufferedImage(img), "png", bytes);
+        } catch (IOException e) {
+            throw new IllegalStateException("PNG encoding failed", e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /** sha256 of the file's bytes, hex: the same photo uploaded twice has the same hash. */
+    public static String contentHash(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** File names the ingest treats as photos (anything else in an upload folder is reported, not decoded). */
+    public static boolean looksLikePhoto(String name) {
+        String n = name.toLowerCase(Locale.ROOT);
+        return n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".png") || n.endsWith(".tif") || n.endsWith(".tiff")
+                || n.endsWith(".bmp") || n.endsWith(".webp") || n.endsWith(".heic") || n.endsWith(".heif") || n.endsWith(".gif")
+                || n.endsWith(".jfif") || n.endsWith(".avif");
+    }
+}

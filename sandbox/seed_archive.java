@@ -1,0 +1,176 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//JAVA_OPTIONS -Xmx3g
+//SOURCES ../steps/ingest_inbox.java
+
+/*
+ * seed_archive — builds (or extends) an archive of confirmed people from one folder of photos
+ * per person: PEOPLE/<person's name>/*.jpg. Each folder is ingested like an upload (job id
+ * "seed-<name>"), and the largest face of each of its photos becomes an anchor of one CONFIRMED
+ * identity named after the folder (an existing CONFIRMED identity of that name is extended).
+ * Other faces of those photos stay as the INBOX identities the ingest made for them.
+ * For trying the pipeline end to end on a sandbox archive, e.g. with ../shared/eval/identities.
+ *
+ * Options:  --people DIR      one sub-folder per person (folder name = the person's name)
+ *           --data-dir D, --photos-dir P, --crops-dir Q, --models-dir M
+ *           --json            one JSON summary on stdout
+ * Example:  ./jbang sandbox/seed_archive.java --people ../shared/eval/identities/bbt --data-dir sandbox/work/data \
+ *             --photos-dir sandbox/work/raw_photos --crops-dir sandbox/work/raw_photos/crops
+ */
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+public class seed_archive {
+    static final String USAGE = "./jbang sandbox/seed_archive.java --people DIR [--data-dir D] [--photos-dir P] [--crops-dir Q] [--models-dir M] [--json]";
+    static final String ABOUT = """
+            Builds or extends an archive of CONFIRMED people from one folder of photos per person (folder name =
+            the person's name): ingests each folder and makes the largest face of each photo an anchor of
+            that person's CONFIRMED identity.
+
+            Example: ./jbang sandbox/seed_archive.java --people ../shared/eval/identities/bbt --data-dir sandbox/work/data""";
+
+    public static void main(String[] argv) {
+        StepMain.exit(() -> {
+            Args args = new Args(USAGE, ABOUT)
+                    .option("--people", "DIR", "one sub-folder of photos per person")
+                    .option("--data-dir", "D", "the archive folder (default: data)")
+                    .option("--photos-dir", "P", "where photos are kept (default: raw_photos)")
+                    .option("--crops-dir", "Q", "where face crops are written (default: raw_photos/crops)")
+                    .option("--models-dir", "M", "the face models (default: models)")
+                    .flag("--json", "print one JSON summary on stdout; messages go to stderr")
+                    .parse(argv);
+            if (!args.has("--people")) throw new Args.Usage("--people is required");
+            KitConfig cfg = KitConfig.load();
+            Console console = Console.standard(args.has("--json"));
+            ObjectNode s = run(Path.of(args.get("--people")).toAbsolutePath().normalize(), cfg.dataDir(args.get("--data-dir")),
+                    cfg.photosDir(args.get("--photos-dir")), cfg.cropsDir(args.get("--crops-dir")), cfg.modelsDir(args.get("--models-dir")), console);
+            console.emitJson(s);
+            return StepMain.OK;
+        });
+    }
+
+    public static ObjectNode run(Path people, Path dataDir, Path photosDir, Path cropsDir, Path modelsDir, Console console) throws Exception {
+        if (!Files.isDirectory(people)) throw new KitException("no folder " + people, "give --people a folder with one sub-folder per person");
+        List<Path> folders;
+        try (Stream<Path> s = Files.list(people)) {
+            folders = s.filter(Files::isDirectory).filter(p -> !p.getFileName().toString().startsWith(".")).sorted().toList();
+        }
+        if (folders.isEmpty()) throw new KitException(people + " has no sub-folders", "make one folder per person, named after them");
+        ObjectNode summary = JsonFiles.object();
+        summary.put("step", "seed_archive");
+        ArrayNode out = summary.putArray("people");
+        try (DataLock lock = DataLock.acquire(dataDir, "seed archive");
+             FaceModels models = FaceModels.open(modelsDir, 1)) {
+            for (Path folder : folders) {
+                String name = folder.getFileName().toString();
+                String job = "seed-" + name.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-");
+                ObjectNode ingested = ingest_inbox.run(new ingest_inbox.Options(folder, job, "seed: " + name, "seed", dataDir, photosDir, cropsDir, modelsDir),
+                        models, console);
+                ArchiveFiles archive = new ArchiveFiles(dataDir);
+                ObjectNode index = archive.readPhotoIndex();
+                EmbeddingStore store = EmbeddingStore.open(dataDir);
+                // The person's face in each photo: the largest one (portraits; group photos need a person to pick).
+                List<String> theirs = new ArrayList<>();
+                List<String> photoIds = new ArrayList<>();
+                for (JsonNode p : ingested.get("photos")) photoIds.add(p.get("photo_id").asText());
+                for (JsonNode d : ingested.get("duplicates")) if (d.hasNonNull("photo_id")) photoIds.add(d.get("photo_id").asText());
+                for (String pid : photoIds) {
+                    String best = null;
+                    double bestArea = -1;
+                    for (JsonNode f : index.path("photos").path(pid).path("face_ids")) {
+                        EmbeddingStore.Face face = store.get(f.asText());
+                        if (face == null) continue;
+                        double area = (face.bbox()[2] - face.bbox()[0]) * (double) (face.bbox()[3] - face.bbox()[1]);
+                        if (area > bestArea) {
+                            best = face.faceId();
+                            bestArea = area;
+                        }
+                    }
+                    if (best != null) theirs.add(best);
+                }
+                ObjectNode ids = archive.readIdentities();
+                ObjectNode all = (ObjectNode) ids.get("identities");
+                Set<String> mine = new HashSet<>(theirs);
+                // Their faces leave the identities they are in (the INBOX ones the ingest just made); emptied INBOX ones go.
+                List<String> emptied = new ArrayList<>();
+                for (Iterator<String> it = all.fieldNames(); it.hasNext(); ) {
+                    String id = it.next();
+                    ObjectNode ident = (ObjectNode) all.get(id);
+                    if ("CONFIRMED".equals(ident.path("state").asText()) && name.equals(ident.path("name").asText())) continue;
+                    boolean changed = removeFaces(ident, "anchor_ids", mine) | removeFaces(ident, "candidate_ids", mine);
+                    if (changed && ident.path("anchor_ids").isEmpty() && ident.path("candidate_ids").isEmpty()
+                            && "INBOX".equals(ident.path("state").asText())) emptied.add(id);
+                }
+                emptied.forEach(all::remove);
+                ObjectNode person = null;
+                for (JsonNode ident : all) {
+                    if ("CONFIRMED".equals(ident.path("state").asText()) && name.equals(ident.path("name").asText()) && !ident.hasNonNull("merged_into")) {
+                        person = (ObjectNode) ident;
+                    }
+                }
+                String now = ingest_inbox.now();
+                if (person == null) {
+                    String id = UUID.randomUUID().toString();
+                    person = all.putObject(id);
+                    person.put("identity_id", id);
+                    person.put("name", name);
+                    person.put("state", "CONFIRMED");
+                    person.putArray("anchor_ids");
+                    person.putArray("candidate_ids");
+                    person.putArray("negative_ids");
+                    person.put("version_id", 1);
+                    person.put("created_at", now);
+                    person.put("updated_at", now);
+                    person.putObject("metadata");
+                    ObjectNode prov = person.putObject("provenance");
+                    prov.put("source", "seed_archive");
+                    prov.put("folder", folder.toString());
+                } else {
+                    person.put("version_id", person.path("version_id").asInt(0) + 1);
+                    person.put("updated_at", now);
+                }
+                Set<String> present = new HashSet<>();
+                for (JsonNode a : person.path("anchor_ids")) present.add(a.isObject() ? a.path("face_id").asText() : a.asText());
+                ArrayNode anchors = person.withArray("anchor_ids");
+                int added = 0;
+                for (String f : theirs) if (present.add(f)) { anchors.add(f); added++; }
+                archive.writeIdentities(ids);
+                console.ok(name + ": " + added + " face" + (added == 1 ? "" : "s") + " added to CONFIRMED identity " + person.get("identity_id").asText());
+                ObjectNode row = out.addObject();
+                row.put("name", name);
+                row.put("identity_id", person.get("identity_id").asText());
+                row.put("faces_added", added);
+                row.put("photos", photoIds.size());
+                row.put("errors", ingested.get("errors").size());
+            }
+        }
+        return summary;
+    }
+
+    private static boolean removeFaces(ObjectNode ident, String key, Set<String> faces) {
+        JsonNode arr = ident.get(key);
+        if (arr == null || !arr.isArray()) return false;
+        boolean changed = false;
+        ArrayNode a = (ArrayNode) arr;
+        for (int i = a.size() - 1; i >= 0; i--) {
+            JsonNode e = a.get(i);
+            String id = e.isObject() ? e.path("face_id").asText() : e.asText();
+            if (faces.contains(id)) {
+                a.remove(i);
+                changed = true;
+            }
+        }
+        return changed;
+    }
+}

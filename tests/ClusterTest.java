@@ -1,0 +1,279 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Step 4 on the legacy fixture must give exactly the earlier pipeline's results (improvements included). */
+class ClusterTest {
+    static final Path LEGACY = EmbeddingStoreTest.LEGACY;
+    static final Path EXPECTED = LEGACY.resolve("expected");
+    static final String TIMESTAMP = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}\\+00:00";
+
+    static void seed(Path dir) throws Exception {
+        for (String n : List.of("identities.json", "photo_index.json", "embeddings.npy")) {
+            Files.copy(LEGACY.resolve("data").resolve(n), dir.resolve(n));
+        }
+    }
+
+    static cluster_new_faces.Options options(Path dir, Double threshold, boolean execute, Integer limit) {
+        // An empty models folder: the thresholds are the archive's own (w600k_r50) values.
+        return new cluster_new_faces.Options(dir, dir.resolve("no-models"), dir.resolve("no-photos"), dir.resolve("no-crops"),
+                threshold, execute, limit);
+    }
+
+    static ObjectNode run(cluster_new_faces.Options o) throws Exception {
+        return cluster_new_faces.run(o, new TestConsole().console);
+    }
+
+    @Test
+    void dryRunAtBothThresholdsGivesTheExpectedProposalsAndChangesNothingElse(@TempDir Path dir) throws Exception {
+        seed(dir);
+        byte[] identities = Files.readAllBytes(dir.resolve("identities.json"));
+        byte[] photos = Files.readAllBytes(dir.resolve("photo_index.json"));
+        for (String t : List.of("1.05", "1.25")) {
+            ObjectNode summary = run(options(dir, Double.valueOf(t), false, null));
+            ObjectNode got = JsonFiles.readObject(dir.resolve("proposals.json"));
+            assertTrue(got.remove("generated_at").asText().matches(TIMESTAMP));
+            JsonNode want = JsonFiles.read(EXPECTED.resolve("proposals-" + t + ".json"));
+            assertJsonEquals(want, got, "proposals at " + t);
+            assertEquals(want.get("proposals").size(), summary.get("proposals").asInt());
+            assertEquals(0, summary.get("applied").asInt());
+        }
+        assertArrayEquals(identities, Files.readAllBytes(dir.resolve("identities.json")), "a dry run never writes identities.json");
+        assertArrayEquals(photos, Files.readAllBytes(dir.resolve("photo_index.json")));
+        assertFalse(Files.exists(dir.resolve("backups")), "a dry run needs no backup");
+        try (var pages = Files.list(dir.resolve("review"))) {
+            assertEquals(2, pages.filter(p -> p.toString().endsWith(".html")).count(), "one review page per run");
+        }
+    }
+
+    @Test
+    void theDefaultThresholdIsTheModelsCalibratedHigh(@TempDir Path dir) throws Exception {
+        seed(dir);
+        ObjectNode s = run(options(dir, null, false, null));
+        assertEquals(1.05, s.get("threshold").asDouble());
+        assertEquals("w600k_r50", s.get("model").asText());
+        ObjectNode got = JsonFiles.readObject(dir.resolve("proposals.json"));
+        got.remove("generated_at");
+        assertJsonEquals(JsonFiles.read(EXPECTED.resolve("proposals-1.05.json")), got, "default threshold");
+
+        // A models.json with other values for w600k_r50 moves the default and the labels.
+        Path models = dir.resolve("models");
+        Files.createDirectories(models);
+        Files.writeString(models.resolve("models.json"), """
+                {"schema_version": 1, "thresholds": {"w600k_r50": {"very_high": 0.5, "high": 0.8, "moderate": 0.9,
+                 "medium": 1.0, "low": 1.1, "grouping": 0.7, "calibration": "test"}}}""");
+        var o = new cluster_new_faces.Options(dir, models, dir, dir, null, false, null);
+        assertEquals(3, run(o).get("proposals").asInt(), "0.6625, 0.7699 and 0.791 are under 0.8");
+        JsonNode first = JsonFiles.readObject(dir.resolve("proposals.json")).get("proposals").get(0);
+        assertEquals("HIGH", first.get("confidence").asText(), "0.6625 is HIGH when VERY HIGH is < 0.5");
+    }
+
+    @Test
+    void skippedIdentitiesWithAStrongMatchAreListedForPromotion(@TempDir Path dir) throws Exception {
+        seed(dir);
+        for (Double t : new Double[] {1.05, 1.25}) {
+            ObjectNode s = run(options(dir, t, false, null));
+            List<String> contexts = new ArrayList<>();
+            for (JsonNode p : s.get("promotions")) contexts.add(p.get("name").asText() + ": " + p.get("promotion_context").asText());
+            // Only SKIPPED sources labelled VERY HIGH or HIGH: the MODERATE/LOW ones at 1.25 are not promoted.
+            assertEquals(List.of(
+                    "Unidentified Person 084: Matches Luna Leonora Capuano at distance 0.803 (HIGH)",
+                    "Unidentified Person 081: Matches Luna Leonora Capuano at distance 0.965 (HIGH)",
+                    "Unidentified Person 087: Matches Sol Sedikaro at distance 0.974 (HIGH)"), contexts, "at " + t);
+        }
+        // An identity promoted before is not promoted again.
+        ObjectNode ids = JsonFiles.readObject(dir.resolve("identities.json"));
+        ((ObjectNode) ids.get("identities").get("7d9dbdad-b146-4000-871b-f21d84bdaef6")).put("promoted_from", "SKIPPED");
+        JsonFiles.write(dir.resolve("identities.json"), ids);
+        assertEquals(2, run(options(dir, 1.05, false, null)).get("promotions").size());
+    }
+
+    @Test
+    void executeGivesTheExpectedIdentitiesAfterABackup(@TempDir Path base) throws Exception {
+        for (String t : List.of("1.05", "1.25")) {
+            Path dir = Files.createDirectories(base.resolve(t));
+            seed(dir);
+            byte[] before = Files.readAllBytes(dir.resolve("identities.json"));
+            ObjectNode s = run(options(dir, Double.valueOf(t), true, null));
+            JsonNode want = JsonFiles.read(EXPECTED.resolve("execute-" + t + ".json"));
+            assertEquals(want.get("applied").asInt(), s.get("applied").asInt(), "applied at " + t);
+            ObjectNode got = JsonFiles.readObject(dir.resolve("identities.json"));
+            maskNow(got, want.get("identities"));
+            assertJsonEquals(want.get("identities"), got, "identities after --execute at " + t);
+            // Key order too: the archive's diffs stay readable.
+            assertEquals(JsonFiles.pretty(want.get("identities")), JsonFiles.pretty(got));
+            // The backup holds the archive exactly as it was.
+            String label = s.get("backup").asText();
+            assertArrayEquals(before, Files.readAllBytes(dir.resolve("backups/identities.json." + label + ".bak")));
+            // Running again finds nothing left to propose.
+            ObjectNode again = run(options(dir, Double.valueOf(t), true, null));
+            assertEquals(0, again.get("proposals").asInt());
+        }
+    }
+
+    @Test
+    void executePromotesASkippedIdentityThatKeepsOtherFaces(@TempDir Path dir) throws Exception {
+        seed(dir);
+        // Unidentified Person 084 (SKIPPED) also holds a face without an embedding: moving its matched
+        // face leaves it standing, so --execute promotes it instead of merging it away.
+        ObjectNode ids = JsonFiles.readObject(dir.resolve("identities.json"));
+        ObjectNode p084 = (ObjectNode) ids.get("identities").get("021fd642-92bb-459e-a5f9-7c6c8935e4eb");
+        p084.withArray("candidate_ids").add("inbox_000000000000");
+        JsonFiles.write(dir.resolve("identities.json"), ids);
+        ObjectNode s = run(options(dir, 1.05, true, null));
+        assertEquals(12, s.get("applied").asInt());
+        assertEquals(1, s.get("promoted").asInt());
+        assertEquals(1, s.get("faces_without_embedding").asInt());
+        JsonNode after = JsonFiles.readObject(dir.resolve("identities.json")).get("identities").get("021fd642-92bb-459e-a5f9-7c6c8935e4eb");
+        assertFalse(after.has("merged_into"));
+        assertEquals("[\"inbox_000000000000\"]", after.get("candidate_ids").toString());
+        assertEquals("SKIPPED", after.get("promoted_from").asText());
+        assertTrue(after.get("promoted_at").asText().matches(TIMESTAMP));
+        assertEquals("confirmed_match", after.get("promotion_reason").asText());
+        assertEquals("Matches Luna Leonora Capuano at distance 0.803 (HIGH)", after.get("promotion_context").asText());
+        assertEquals("SKIPPED", after.get("state").asText(), "a promotion never changes the state: a person decides");
+    }
+
+    @Test
+    void limitKeepsTheClosestProposals(@TempDir Path dir) throws Exception {
+        seed(dir);
+        run(options(dir, 1.25, false, 5));
+        JsonNode got = JsonFiles.readObject(dir.resolve("proposals.json")).get("proposals");
+        JsonNode want = JsonFiles.read(EXPECTED.resolve("proposals-1.25.json")).get("proposals");
+        assertEquals(5, got.size());
+        for (int i = 0; i < 5; i++) assertJsonEquals(want.get(i), got.get(i), "proposal " + i);
+    }
+
+    @Test
+    void facesOfDifferentModelsAreNeverCompared(@TempDir Path dir) throws Exception {
+        seed(dir);
+        // A new face from another model, attached to an unresolved identity.
+        EmbeddingStore store = EmbeddingStore.open(dir);
+        store.append(EmbeddingStoreTest.faces("inbox_51d40f41e72c", 1, 5, "faceplugin-fr_feature-0.0.1").stream()
+                .map(f -> new EmbeddingStore.Face("inbox_51d40f41e72c", f.filename(), f.filepath(), f.mu(), f.sigmaSq(),
+                        f.detScore(), f.bbox(), f.quality(), f.model())).toList());
+        KitException e = assertThrows(KitException.class, () -> run(options(dir, null, false, null)));
+        assertTrue(e.getMessage().contains("different embedding models"), e.getMessage());
+        assertTrue(e.getMessage().contains("w600k_r50") && e.getMessage().contains("faceplugin-fr_feature-0.0.1"), e.getMessage());
+        assertTrue(e.fix().contains("./jbang steps/reembed.java"), e.fix());
+        assertFalse(Files.exists(dir.resolve("proposals.json")));
+    }
+
+    @Test
+    void theMatrixKernelAgreesWithABruteForceReference() {
+        // Several blocks of new faces, identity runs of uneven length, rows not a multiple of 4, exclusions.
+        Random r = new Random(42);
+        int dims = 64, identities = 37, nb = Matcher.BLOCK + 45;
+        List<Integer> rowId = new ArrayList<>();
+        for (int c = 0; c < identities; c++) for (int k = 0; k <= c % 5; k++) rowId.add(c);
+        int na = rowId.size();
+        float[] a = new float[na * dims], b = new float[nb * dims];
+        for (int i = 0; i < na; i++) System.arraycopy(EmbeddingStoreTest.unit(r, dims), 0, a, i * dims, dims);
+        for (int j = 0; j < nb; j++) {
+            // half the new faces sit near some archive face, so best and second are meaningful
+            float[] v = j % 2 == 0 ? EmbeddingStoreTest.nudge(java.util.Arrays.copyOfRange(a, (j % na) * dims, (j % na + 1) * dims), 0.3, j)
+                    : EmbeddingStoreTest.unit(r, dims);
+            System.arraycopy(v, 0, b, j * dims, dims);
+        }
+        int[][] excluded = new int[identities][];
+        excluded[3] = new int[] {0, 5, Matcher.BLOCK + 1};
+        excluded[10] = new int[] {2, 4};
+        int[] rows = rowId.stream().mapToInt(Integer::intValue).toArray();
+        Matcher.Nearest got = Matcher.nearestIdentities(a, rows, identities, b, dims, excluded);
+        for (int j = 0; j < nb; j++) {
+            double best = Double.POSITIVE_INFINITY, second = Double.POSITIVE_INFINITY;
+            int bestC = -1;
+            for (int c = 0; c < identities; c++) {
+                final int jj = j;
+                if (excluded[c] != null && java.util.Arrays.stream(excluded[c]).anyMatch(x -> x == jj)) continue;
+                double m = Double.POSITIVE_INFINITY;
+                for (int i = 0; i < na; i++) if (rows[i] == c) m = Math.min(m, Matcher.euclidean(a, i * dims, b, j * dims, dims));
+                if (m < best) {
+                    second = best;
+                    best = m;
+                    bestC = c;
+                } else if (m < second) second = m;
+            }
+            assertEquals(bestC, got.best[j], "best identity of new face " + j);
+            assertEquals(best, Math.sqrt(Math.max(0, got.bestD2[j])), 1e-5);
+            assertEquals(second, Math.sqrt(Math.max(0, got.secondD2[j])), 1e-5);
+        }
+    }
+
+    @Test
+    void theCommandLineSpeaksJsonOnStdoutAndRefusesBadOptions(@TempDir Path dir) throws Exception {
+        seed(dir);
+        var r = KitProcess.run("steps/cluster_new_faces.java", "--data-dir", dir.toString(), "--threshold", "1.25", "--json");
+        assertEquals(0, r.exitCode(), r.all());
+        JsonNode summary = JsonFiles.parse(r.stdout(), "stdout");
+        assertEquals(24, summary.get("proposals").asInt());
+        assertTrue(Files.exists(Path.of(summary.get("review_page").asText())));
+        assertTrue(r.stderr().contains("Nothing has been applied"), r.stderr());
+        assertTrue(r.stderr().contains("AMBIGUOUS"), "the table flags ambiguous proposals");
+        assertTrue(r.stderr().contains("review page: " + summary.get("review_page").asText()), "the page's path is printed");
+
+        var bad = KitProcess.run("steps/cluster_new_faces.java", "--data-dir", dir.toString(), "--dry-run", "--execute");
+        assertEquals(2, bad.exitCode(), bad.all());
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** Replaces fresh timestamps by "<now>" where the expected document has that placeholder. */
+    static void maskNow(ObjectNode got, JsonNode want) {
+        Iterator<Map.Entry<String, JsonNode>> it = want.get("identities").fields();
+        while (it.hasNext()) {
+            var e = it.next();
+            JsonNode w = e.getValue();
+            if ("<now>".equals(w.path("updated_at").asText())) {
+                ObjectNode g = (ObjectNode) got.get("identities").get(e.getKey());
+                assertTrue(g.get("updated_at").asText().matches(TIMESTAMP), g.get("updated_at").asText());
+                g.put("updated_at", "<now>");
+            }
+        }
+    }
+
+    /** Equal as JSON values (numbers by value, so 0.791 equals 0.7910). */
+    static void assertJsonEquals(JsonNode want, JsonNode got, String what) {
+        String diff = diff(want, got, "$");
+        assertNull(diff, what + ": " + diff);
+    }
+
+    static String diff(JsonNode w, JsonNode g, String path) {
+        if (w.isNumber() && g != null && g.isNumber()) return w.decimalValue().compareTo(g.decimalValue()) == 0 ? null : path + ": want " + w + ", got " + g;
+        if (g == null || w.getNodeType() != g.getNodeType()) return path + ": want " + w + ", got " + g;
+        if (w.isObject()) {
+            if (w.size() != g.size()) return path + ": want keys " + names(w) + ", got " + names(g);
+            for (var it = w.fields(); it.hasNext(); ) {
+                var e = it.next();
+                String d = diff(e.getValue(), g.get(e.getKey()), path + "." + e.getKey());
+                if (d != null) return d;
+            }
+            return null;
+        }
+        if (w.isArray()) {
+            if (w.size() != g.size()) return path + ": want " + w.size() + " items, got " + g.size();
+            for (int i = 0; i < w.size(); i++) {
+                String d = diff(w.get(i), g.get(i), path + "[" + i + "]");
+                if (d != null) return d;
+            }
+            return null;
+        }
+        return w.equals(g) ? null : path + ": want " + w + ", got " + g;
+    }
+
+    static List<String> names(JsonNode n) {
+        List<String> out = new ArrayList<>();
+        n.fieldNames().forEachRemaining(out::add);
+        return out;
+    }
+}

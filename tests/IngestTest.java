@@ -1,0 +1,270 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The ingest step on a real folder: a real group photo, its duplicate under another name, a
+ * damaged JPEG and a HEIC-named file; every file is accounted for and the batch goes on.
+ * Real models, a temporary archive.
+ */
+class IngestTest {
+    static final Path EVAL = FaceModelsTest.EVAL;
+
+    static ingest_inbox.Options options(Path dir, Path upload, String job) {
+        return new ingest_inbox.Options(upload, job, null, null, dir.resolve("data"), dir.resolve("raw_photos"),
+                dir.resolve("raw_photos/crops"), FaceModelsTest.MODELS);
+    }
+
+    @Test
+    void aBatchWithBadFilesAndADuplicateGoesOnAndRegistersTheRealPhoto(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
+        Path upload = dir.resolve("pending/job-a");
+        Files.createDirectories(upload.resolve("sub"));
+        byte[] photo = Files.readAllBytes(EVAL.resolve("group-photos/bbt3.jpg"));
+        Files.write(upload.resolve("bbt3.jpg"), photo);
+        Files.write(upload.resolve("sub/copy of bbt3.jpg"), photo);                     // duplicate, other name
+        Files.write(upload.resolve("broken.jpg"), Arrays.copyOf(photo, photo.length / 3)); // truncated
+        Files.write(upload.resolve("IMG_0001.HEIC"), "\0\0\0\u0018ftypheic junk".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        Files.writeString(upload.resolve("_metadata.json"), "{\"source\": \"Béatrice's box\", \"collection\": \"Family\"}");
+
+        TestConsole out = new TestConsole();
+        ObjectNode s = ingest_inbox.run(options(dir, upload, "job-a"), FaceModelsTest.models(), out.console);
+
+        assertEquals(1, s.get("photos").size(), out.text());
+        JsonNode p = s.get("photos").get(0);
+        assertEquals("bbt3.jpg", p.get("file").asText());
+        assertEquals(5, p.get("faces").size(), "the five people of bbt3");
+        assertEquals(1, s.get("duplicates").size());
+        assertEquals("sub/copy of bbt3.jpg", s.get("duplicates").get(0).get("file").asText());
+        assertEquals(2, s.get("errors").size());
+        Set<String> failed = new HashSet<>();
+        for (JsonNode e : s.get("errors")) {
+            failed.add(e.get("file").asText());
+            assertTrue(e.get("error").asText().contains(e.get("file").asText()), "the message names the file: " + e);
+        }
+        assertEquals(Set.of("broken.jpg", "IMG_0001.HEIC"), failed);
+        assertTrue(s.get("errors").toString().contains("HEIC"), "says it is a HEIC photo");
+
+        // the archive: photo kept, crops written, index and embeddings consistent, one identity per face
+        String photoId = p.get("photo_id").asText();
+        assertTrue(photoId.matches("[0-9a-f]{16}"));
+        assertArrayEquals(photo, Files.readAllBytes(dir.resolve("raw_photos/bbt3.jpg")));
+        ObjectNode index = new ArchiveFiles(dir.resolve("data")).readPhotoIndex();
+        JsonNode entry = index.get("photos").get(photoId);
+        assertEquals("bbt3.jpg", entry.get("path").asText());
+        assertEquals(594, entry.get("width").asInt());
+        assertEquals(383, entry.get("height").asInt());
+        assertEquals("Béatrice's box", entry.get("source").asText());
+        EmbeddingStore store = EmbeddingStore.open(dir.resolve("data"));
+        assertEquals(5, store.size());
+        for (JsonNode f : p.get("faces")) {
+            String id = f.get("face_id").asText();
+            assertTrue(id.matches("inbox_[0-9a-f]{12}"), id);
+            assertEquals(photoId, index.get("face_to_photo").get(id).asText());
+            assertTrue(Files.size(dir.resolve("raw_photos/crops/" + id + ".jpg")) > 500);
+            EmbeddingStore.Face face = store.get(id);
+            assertEquals(FaceModelsTest.models().embeddingModel, face.model());
+            JsonNode b = f.get("bbox");
+            assertTrue(b.get(0).asDouble() >= 0 && b.get(2).asDouble() <= 594 && b.get(0).asDouble() < b.get(2).asDouble());
+            assertTrue(f.get("det_score").asDouble() >= 0.9);
+        }
+        assertEquals(ingest_inbox.faceId("job-a", "bbt3.jpg", 0), p.get("faces").get(0).get("face_id").asText(),
+                "face ids are sha256(job:filename:index) as in data-files.md");
+        // five different people in one photo: never grouped together
+        assertEquals(5, s.get("identities_created").size());
+        ObjectNode ids = new ArchiveFiles(dir.resolve("data")).readIdentities();
+        for (JsonNode i : s.get("identities_created")) {
+            JsonNode ident = ids.get("identities").get(i.get("identity_id").asText());
+            assertEquals("INBOX", ident.get("state").asText());
+            assertTrue(ident.get("name").asText().matches("Unidentified Person \\d{3}"));
+            assertEquals("job-a", ident.get("provenance").get("job_id").asText());
+        }
+
+        // the same folder again: everything is a duplicate or the same error; nothing new
+        ObjectNode again = ingest_inbox.run(options(dir, upload, "job-a"), FaceModelsTest.models(), new TestConsole().console);
+        assertEquals(0, again.get("photos").size());
+        assertEquals(2, again.get("duplicates").size());
+        assertEquals(0, again.get("identities_created").size());
+        assertEquals(5, EmbeddingStore.open(dir.resolve("data")).size());
+    }
+
+    @Test
+    void aTakenBasenameIsRenamedNeverOverwritten(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
+        Path a = dir.resolve("pending/a"), b = dir.resolve("pending/b");
+        Files.createDirectories(a);
+        Files.createDirectories(b);
+        Files.copy(EVAL.resolve("group-photos/bbt2.jpg"), a.resolve("IMG_0001.jpg"));
+        Files.copy(EVAL.resolve("group-photos/bbt3.jpg"), b.resolve("IMG_0001.jpg"));
+        ingest_inbox.run(options(dir, a, "job-a"), FaceModelsTest.models(), new TestConsole().console);
+        ObjectNode s = ingest_inbox.run(options(dir, b, "job-b"), FaceModelsTest.models(), new TestConsole().console);
+        assertEquals("job-b_IMG_0001.jpg", s.get("photos").get(0).get("path").asText());
+        assertArrayEquals(Files.readAllBytes(a.resolve("IMG_0001.jpg")), Files.readAllBytes(dir.resolve("raw_photos/IMG_0001.jpg")));
+        assertArrayEquals(Files.readAllBytes(b.resolve("IMG_0001.jpg")), Files.readAllBytes(dir.resolve("raw_photos/job-b_IMG_0001.jpg")));
+    }
+
+    @Test
+    void boxesFoundOnATurnedPhotoMapBackToTheUprightPhoto() {
+        // a 100x60 photo; turned 90 degrees clockwise it is 60x100
+        float[] upright = {10, 5, 30, 25};
+        // where that box lands after turning: (x,y) -> (60 - y, x)
+        float[] turned = {60 - 25, 10, 60 - 5, 30};
+        assertArrayEquals(upright, ingest_inbox.unturn(turned, 90, 100, 60), 1e-4f);
+        float[] turned180 = {100 - 30, 60 - 25, 100 - 10, 60 - 5};
+        assertArrayEquals(upright, ingest_inbox.unturn(turned180, 180, 100, 60), 1e-4f);
+        float[] turned270 = {5, 100 - 30, 25, 100 - 10};
+        assertArrayEquals(upright, ingest_inbox.unturn(turned270, 270, 100, 60), 1e-4f);
+    }
+
+    /** A JPEG with an EXIF block holding only an orientation tag (big-endian TIFF, one IFD entry). */
+    static byte[] withOrientation(byte[] jpeg, int orientation) {
+        byte[] tiff = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, (byte) orientation, 0, 0, 0, 0, 0, 0};
+        byte[] exif = new byte[6 + tiff.length];
+        System.arraycopy("Exif\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), 0, exif, 0, 6);
+        System.arraycopy(tiff, 0, exif, 6, tiff.length);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        out.write(jpeg, 0, 2);                                   // SOI
+        out.write(0xFF);
+        out.write(0xE1);                                         // APP1
+        out.write((exif.length + 2) >> 8);
+        out.write((exif.length + 2) & 0xFF);
+        out.write(exif, 0, exif.length);
+        out.write(jpeg, 2, jpeg.length - 2);
+        return out.toByteArray();
+    }
+
+    @Test
+    void decodingAppliesExifOrientationAndHandlesGreyAlphaAnd16Bit() throws Exception {
+        // a 40x20 picture: left half red, right half blue
+        Photos.Image img = new Photos.Image(40, 20);
+        for (int y = 0; y < 20; y++) for (int x = 0; x < 40; x++) img.bgr[(y * 40 + x) * 3 + (x < 20 ? 2 : 0)] = (byte) 255;
+        byte[] jpeg = Photos.encodeJpeg(img, 0.95f);
+        Photos.Decoded d = Photos.decode(withOrientation(jpeg, 6), "turned.jpg");
+        assertEquals(6, d.exif().orientation());
+        assertEquals(20, d.image().width, "orientation 6: shown turned 90 degrees clockwise");
+        assertEquals(40, d.image().height);
+        assertTrue(d.image().at(10, 5, 2) > 200, "red (the old left) is now on top");
+        assertTrue(d.image().at(10, 35, 0) > 200, "blue at the bottom");
+
+        // grey 16-bit PNG with a ramp, and an RGBA PNG that is fully transparent: white paper
+        java.awt.image.BufferedImage g16 = new java.awt.image.BufferedImage(8, 8, java.awt.image.BufferedImage.TYPE_USHORT_GRAY);
+        g16.getRaster().setSample(3, 3, 0, 65535);
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(g16, "png", b);
+        Photos.Image grey = Photos.decode(b.toByteArray(), "grey16.png").image();
+        assertEquals(255, grey.at(3, 3, 0));
+        assertEquals(0, grey.at(0, 0, 1));
+        java.awt.image.BufferedImage rgba = new java.awt.image.BufferedImage(4, 4, java.awt.image.BufferedImage.TYPE_INT_ARGB);
+        b.reset();
+        javax.imageio.ImageIO.write(rgba, "png", b);
+        assertEquals(255, Photos.decode(b.toByteArray(), "alpha.png").image().at(1, 1, 1));
+        // TIFF and BMP through the plugins
+        for (String format : new String[] {"tiff", "bmp"}) {
+            b.reset();
+            assertTrue(javax.imageio.ImageIO.write(Photos.toBufferedImage(img), format, b), format + " writer present");
+            Photos.Image back = Photos.decode(b.toByteArray(), "x." + format).image();
+            assertEquals(40, back.width);
+            assertTrue(back.at(5, 5, 2) > 200 && back.at(35, 5, 0) > 200, format);
+        }
+        KitException bad = assertThrows(KitException.class, () -> Photos.decode("not a photo".getBytes(), "notes.jpg"));
+        assertTrue(bad.getMessage().startsWith("notes.jpg"), bad.getMessage());
+    }
+
+    @Test
+    void aScanPutInSidewaysIsTurnedToFindItsFaces(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
+        Path upload = dir.resolve("pending/scan");
+        Files.createDirectories(upload);
+        // bbt3 (594x383, five people) turned a quarter counter-clockwise, as a scan put in sideways
+        Photos.Image sideways = Photos.rotate(Photos.decode(EVAL.resolve("group-photos/bbt3.jpg")).image(), 270);
+        Files.write(upload.resolve("scan.png"), Photos.encodePng(sideways));
+        ObjectNode s = ingest_inbox.run(options(dir, upload, "job-scan"), FaceModelsTest.models(), new TestConsole().console);
+        JsonNode p = s.get("photos").get(0);
+        assertEquals(5, p.get("faces").size());
+        JsonNode entry = new ArchiveFiles(dir.resolve("data")).readPhotoIndex().get("photos").get(p.get("photo_id").asText());
+        assertEquals(90, entry.get("faces_found_turned_degrees").asInt());
+        assertEquals(383, entry.get("width").asInt(), "the file's own size");
+        for (JsonNode f : p.get("faces")) {
+            JsonNode b = f.get("bbox");
+            assertTrue(b.get(2).asDouble() <= 383 && b.get(3).asDouble() <= 594, "box in the file's pixels: " + b);
+            assertTrue(b.get(2).asDouble() - b.get(0).asDouble() > b.get(3).asDouble() - b.get(1).asDouble(),
+                    "in the file the faces lie on their side (boxes wider than tall): " + b);
+        }
+    }
+
+    @Test
+    void reembedKeepsFaceIdsAndGivesTheSameVectorsWithTheSameModel(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
+        Path upload = dir.resolve("pending/r");
+        Files.createDirectories(upload);
+        Files.copy(EVAL.resolve("group-photos/bbt2.jpg"), upload.resolve("bbt2.jpg"));
+        ingest_inbox.run(options(dir, upload, "job-r"), FaceModelsTest.models(), new TestConsole().console);
+        java.util.List<EmbeddingStore.Face> before = EmbeddingStore.open(dir.resolve("data")).faces();
+        ObjectNode s = reembed.run(dir.resolve("data"), dir.resolve("raw_photos"), FaceModelsTest.MODELS, false, FaceModelsTest.models(),
+                new TestConsole().console);
+        assertEquals(before.size(), s.get("reembedded").asInt());
+        assertEquals(0, s.get("kept_old").size());
+        java.util.List<EmbeddingStore.Face> after = EmbeddingStore.open(dir.resolve("data")).faces();
+        assertEquals(before.size(), after.size());
+        for (int i = 0; i < before.size(); i++) {
+            assertEquals(before.get(i).faceId(), after.get(i).faceId());
+            assertTrue(FaceEmbedder.distance(before.get(i).mu(), after.get(i).mu()) < 1e-4);
+        }
+        assertTrue(Files.isDirectory(Path.of(s.get("backup").asText())), "the previous store was copied to data/backups");
+        // a missing photo: its faces keep their old vectors, reported
+        Files.delete(dir.resolve("raw_photos/bbt2.jpg"));
+        ObjectNode s2 = reembed.run(dir.resolve("data"), dir.resolve("raw_photos"), FaceModelsTest.MODELS, false, FaceModelsTest.models(),
+                new TestConsole().console);
+        assertEquals(before.size(), s2.get("kept_old").size());
+        assertTrue(s2.get("kept_old").get(0).get("problem").asText().contains("missing"));
+    }
+
+    @Test
+    void aCrashLeavesTheArchiveAsBeforeThePhotoInProgressAndARerunFinishesTheJob(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
+        Path upload = dir.resolve("pending/job-c");
+        Files.createDirectories(upload);
+        for (String n : new String[] {"bbt2.jpg", "bbt3.jpg", "bbt4.jpg"}) Files.copy(EVAL.resolve("group-photos/" + n), upload.resolve(n));
+        String[] args = {"--directory", upload.toString(), "--job-id", "job-c", "--data-dir", dir.resolve("data").toString(),
+                "--photos-dir", dir.resolve("raw_photos").toString(), "--crops-dir", dir.resolve("raw_photos/crops").toString(), "--json"};
+        // killed dead after the 2nd photo's crops and vectors, before its photo_index.json entry
+        KitProcess.Result crashed = KitProcess.run(java.util.Map.of("KIT_CRASH_AT", "ingest.before-index:2"), null, "steps/ingest_inbox.java", args);
+        assertEquals(137, crashed.exitCode(), crashed.all());
+        ObjectNode index = new ArchiveFiles(dir.resolve("data")).readPhotoIndex();
+        assertEquals(1, index.get("photos").size(), "only the photo committed before the crash");
+        assertEquals(3, index.get("face_to_photo").size());
+        assertFalse(Files.exists(dir.resolve("data/identities.json")), "identities come at the end");
+        // killed again, this time with every photo in but before the grouping
+        KitProcess.Result crashed2 = KitProcess.run(java.util.Map.of("KIT_CRASH_AT", "ingest.before-identities"), null, "steps/ingest_inbox.java", args);
+        assertEquals(137, crashed2.exitCode(), crashed2.all());
+        // the rerun: nothing ingested twice, every face ends in exactly one new identity
+        KitProcess.Result done = KitProcess.run("steps/ingest_inbox.java", args);
+        assertEquals(0, done.exitCode(), done.all());
+        JsonNode s = JsonFiles.parse(done.stdout(), "ingest output");
+        assertEquals(3, s.get("duplicates").size());
+        index = new ArchiveFiles(dir.resolve("data")).readPhotoIndex();
+        assertEquals(3, index.get("photos").size());
+        assertEquals(14, index.get("face_to_photo").size(), "3 + 5 + 6 faces");
+        EmbeddingStore store = EmbeddingStore.open(dir.resolve("data"));
+        assertEquals(14, store.size(), "the vectors of the interrupted photo were replaced, not doubled");
+        Set<String> inIdentities = new HashSet<>();
+        for (JsonNode ident : new ArchiveFiles(dir.resolve("data")).readIdentities().get("identities")) {
+            for (JsonNode a : ident.get("anchor_ids")) assertTrue(inIdentities.add(a.asText()), "a face in two identities: " + a);
+        }
+        Set<String> all = new HashSet<>();
+        index.get("face_to_photo").fieldNames().forEachRemaining(all::add);
+        assertEquals(all, inIdentities);
+        try (var crops = Files.list(dir.resolve("raw_photos/crops"))) {
+            assertEquals(14, crops.filter(p -> p.toString().endsWith(".jpg")).count(), "one crop per face, no leftovers");
+        }
+    }
+}

@@ -1,0 +1,338 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+
+/**
+ * Step 5 against a real S3-compatible server: the sandbox's S3Proxy, started once in this JVM
+ * (each test uses its own bucket), and a failing proxy in front of it for the retry cases.
+ */
+class UploadToR2Test {
+    static Path storeRoot;
+    static local_r2.Running store;
+    static final AtomicInteger buckets = new AtomicInteger();
+    static final Random random = new Random(5);
+
+    @BeforeAll
+    static void startStore() throws Exception {
+        storeRoot = Files.createTempDirectory("upload-test-store");
+        store = local_r2.start(storeRoot, 0, null);
+    }
+
+    @AfterAll
+    static void stopStore() {
+        if (store != null) store.close();
+    }
+
+    /** A small archive: 3 registered photos (one missing on disk), 4 faces (one crop missing), plus unregistered strays. */
+    record Archive(Path root, Path data, Path photos, Path crops) {
+        Path photo(String name) {
+            return photos.resolve(name);
+        }
+    }
+
+    static Archive archive(Path dir) throws Exception {
+        Path data = Files.createDirectories(dir.resolve("data"));
+        Path photos = Files.createDirectories(dir.resolve("raw_photos"));
+        Path crops = Files.createDirectories(photos.resolve("crops"));
+        Files.write(photos.resolve("Image 001_compress.jpg"), bytes(300_000));
+        Files.write(photos.resolve("Béatrice à Rhodes.png"), bytes(40_000));
+        Files.write(photos.resolve("not registered.jpg"), bytes(1000));
+        Files.write(crops.resolve("Image 001_compress:face0.jpg"), bytes(8000));
+        Files.write(crops.resolve("Image 001_compress:face1.jpg"), bytes(9000));
+        Files.write(crops.resolve("inbox_0123456789ab.jpg"), bytes(7000));
+        Files.write(crops.resolve("inbox_ffffffffffff.jpg"), bytes(7000)); // not registered
+        Files.writeString(data.resolve("photo_index.json"), """
+                {"schema_version": 1,
+                 "photos": {
+                   "a000000000000001": {"path": "Image 001_compress.jpg", "face_ids": ["Image 001_compress:face0", "Image 001_compress:face1"], "width": 10, "height": 10},
+                   "a000000000000002": {"path": "raw_photos/Béatrice à Rhodes.png", "face_ids": ["inbox_0123456789ab"], "width": 10, "height": 10, "extra": {"kept": true}},
+                   "a000000000000003": {"path": "lost.jpg", "face_ids": ["inbox_aaaaaaaaaaaa"], "width": 10, "height": 10}},
+                 "face_to_photo": {"Image 001_compress:face0": "a000000000000001", "Image 001_compress:face1": "a000000000000001",
+                                   "inbox_0123456789ab": "a000000000000002", "inbox_aaaaaaaaaaaa": "a000000000000003"}}
+                """);
+        return new Archive(dir, data, photos, crops);
+    }
+
+    static byte[] bytes(int n) {
+        byte[] b = new byte[n];
+        random.nextBytes(b);
+        return b;
+    }
+
+    static String newBucket() {
+        String b = "test-" + buckets.incrementAndGet();
+        store.createBucket(b);
+        return b;
+    }
+
+    static KitConfig config(Path root, String endpoint, String bucket, String secret) {
+        Map<String, String> env = new HashMap<>();
+        env.put(KitConfig.R2_ENDPOINT_URL, endpoint);
+        env.put(KitConfig.R2_ACCESS_KEY_ID, store.accessKey());
+        env.put(KitConfig.R2_SECRET_ACCESS_KEY, secret);
+        env.put(KitConfig.R2_BUCKET_NAME, bucket);
+        return KitConfig.load(root, env);
+    }
+
+    static KitConfig config(Archive a, String bucket) {
+        return config(a.root(), store.endpoint(), bucket, store.secretKey());
+    }
+
+    static upload_to_r2.Options options(Archive a, boolean execute) {
+        return new upload_to_r2.Options(a.data(), a.photos(), a.crops(), execute, true, true, 4);
+    }
+
+    /** Runs the step in-process; the console output goes to {@code out}. */
+    static ObjectNode run(Archive a, KitConfig config, boolean execute, ByteArrayOutputStream out) {
+        PrintStream ps = new PrintStream(out, true, StandardCharsets.UTF_8);
+        Console console = new Console(false, ps, ps, new java.io.ByteArrayInputStream(new byte[0]));
+        return upload_to_r2.run(options(a, execute), config, console);
+    }
+
+    static ObjectNode run(Archive a, String bucket, boolean execute) {
+        return run(a, config(a, bucket), execute, new ByteArrayOutputStream());
+    }
+
+    /** Where S3Proxy's filesystem backend keeps an object. */
+    static Path stored(String bucket, String key) {
+        return storeRoot.resolve(bucket).resolve(key);
+    }
+
+    static S3Client s3() {
+        return S3Client.builder().endpointOverride(URI.create(store.endpoint())).region(Region.of("auto")).forcePathStyle(true)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(store.accessKey(), store.secretKey())))
+                .build();
+    }
+
+    static List<String> keys(JsonNode summary, String action) {
+        List<String> out = new ArrayList<>();
+        for (JsonNode i : summary.get("items")) if (action == null || i.get("action").asText().equals(action)) out.add(i.get("key").asText());
+        return out;
+    }
+
+    @Test
+    void dryRunShowsExactlyThePlanThatExecuteCarriesOut(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        ByteArrayOutputStream dryOut = new ByteArrayOutputStream();
+        ObjectNode dry = run(a, config(a, bucket), false, dryOut);
+        assertEquals(5, dry.at("/plan/new/files").asInt(), dryOut.toString(StandardCharsets.UTF_8));
+        assertEquals(300_000 + 40_000 + 8000 + 9000 + 7000, dry.at("/plan/to_send/bytes").asLong());
+        assertTrue(dryOut.toString(StandardCharsets.UTF_8).contains("Dry run: nothing was sent"));
+        try (var s = Files.list(stored(bucket, ""))) {
+            assertEquals(0, s.count(), "a dry run sends nothing");
+        }
+
+        ObjectNode done = run(a, bucket, true);
+        assertEquals(dry.get("plan"), done.get("plan"), "execute plans exactly what the dry run showed");
+        assertEquals(dry.get("items"), done.get("items"));
+        assertEquals(5, done.at("/sent/files").asInt());
+        assertEquals(dry.at("/plan/to_send/bytes").asLong(), done.at("/sent/bytes").asLong());
+        assertEquals(0, done.get("failed").size());
+
+        // every registered file is there, byte for byte, under the keys production expects
+        assertArrayEquals(Files.readAllBytes(a.photo("Image 001_compress.jpg")), Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
+        assertArrayEquals(Files.readAllBytes(a.photo("Béatrice à Rhodes.png")), Files.readAllBytes(stored(bucket, "raw_photos/Béatrice à Rhodes.png")));
+        assertArrayEquals(Files.readAllBytes(a.crops().resolve("Image 001_compress:face1.jpg")),
+                Files.readAllBytes(stored(bucket, "crops/Image 001_compress:face1.jpg")));
+        assertTrue(Files.exists(stored(bucket, "crops/inbox_0123456789ab.jpg")));
+        // files that are not registered are never sent
+        assertFalse(Files.exists(stored(bucket, "raw_photos/not registered.jpg")));
+        assertFalse(Files.exists(stored(bucket, "crops/inbox_ffffffffffff.jpg")));
+        try (S3Client s3 = s3()) {
+            assertEquals("image/jpeg", s3.headObject(b -> b.bucket(bucket).key("raw_photos/Image 001_compress.jpg")).contentType());
+            assertEquals("image/png", s3.headObject(b -> b.bucket(bucket).key("raw_photos/Béatrice à Rhodes.png")).contentType());
+            assertEquals("image/jpeg", s3.headObject(b -> b.bucket(bucket).key("crops/inbox_0123456789ab.jpg")).contentType());
+        }
+    }
+
+    @Test
+    void registeredFilesMissingLocallyAreReportedAndTheRestGoesOn(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ObjectNode done = run(a, config(a, bucket), true, out);
+        String text = out.toString(StandardCharsets.UTF_8);
+        List<String> missing = new ArrayList<>();
+        for (JsonNode m : done.get("missing")) missing.add(m.get("key").asText());
+        assertEquals(List.of("raw_photos/lost.jpg", "crops/inbox_aaaaaaaaaaaa.jpg"), missing);
+        assertTrue(text.contains("2 registered file(s) cannot be uploaded"), text);
+        assertTrue(text.contains(a.photo("lost.jpg").toString()), "the message names the file it looked for: " + text);
+        assertEquals(5, done.at("/sent/files").asInt());
+        assertEquals(0, done.get("failed").size(), "a missing file is not a failure");
+    }
+
+    @Test
+    void secondRunSendsNothingAndAChangedPhotoIsSentAgain(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        run(a, bucket, true);
+        ObjectNode again = run(a, bucket, true);
+        assertEquals(0, again.at("/plan/to_send/files").asInt());
+        assertEquals(5, again.at("/plan/unchanged/files").asInt());
+        assertEquals(0, again.at("/sent/bytes").asLong());
+        for (JsonNode i : again.get("items")) assertEquals("etag", i.get("why").asText(), "single-part objects compare by listed ETag");
+        JsonNode cache = JsonFiles.read(a.root().resolve(".kit/upload-md5-cache.json"));
+        assertEquals(5, cache.get("files").size(), "local MD5s are remembered for the next run");
+
+        // same size, different bytes: only the MD5 can tell (the remembered MD5 must not hide it)
+        Path photo = a.photo("Image 001_compress.jpg");
+        byte[] changed = Files.readAllBytes(photo);
+        changed[1000] ^= 0x55;
+        Files.write(photo, changed);
+        ObjectNode third = run(a, bucket, true);
+        assertEquals(List.of("raw_photos/Image 001_compress.jpg"), keys(third, "changed"));
+        assertEquals(1, third.at("/sent/files").asInt());
+        assertArrayEquals(changed, Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
+        // and a crop that grew
+        Files.write(a.crops().resolve("inbox_0123456789ab.jpg"), bytes(7500));
+        ObjectNode fourth = run(a, bucket, false);
+        assertEquals(List.of("crops/inbox_0123456789ab.jpg"), keys(fourth, "changed"));
+    }
+
+    @Test
+    void bigFilesGoInVerifiedPartsAndTheirMd5MetadataIsUsedNextTime(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        byte[] scan = bytes(17 * 1024 * 1024 + 123);
+        Files.write(a.photo("Image 001_compress.jpg"), scan); // the registered photo is now a 17 MB scan
+        ObjectNode done = run(a, bucket, true);
+        assertEquals(0, done.get("failed").size(), done.toString());
+        assertArrayEquals(scan, Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
+        try (S3Client s3 = s3()) {
+            HeadObjectResponse head = s3.headObject(b -> b.bucket(bucket).key("raw_photos/Image 001_compress.jpg"));
+            assertTrue(head.eTag().contains("-3"), "sent in 3 parts of 8 MiB: " + head.eTag());
+            assertEquals(ObjectStore.md5Hex(a.photo("Image 001_compress.jpg")), head.metadata().get(ObjectStore.MD5_METADATA));
+            assertEquals(ObjectStore.multipartEtag(a.photo("Image 001_compress.jpg"), ObjectStore.PART_SIZE), head.eTag().replace("\"", ""));
+        }
+        ObjectNode again = run(a, bucket, false);
+        JsonNode item = again.get("items").get(0);
+        assertEquals("raw_photos/Image 001_compress.jpg", item.get("key").asText());
+        assertEquals("unchanged", item.get("action").asText());
+        assertEquals("md5 metadata", item.get("why").asText());
+        assertEquals(0, again.at("/plan/to_send/bytes").asLong());
+    }
+
+    @Test
+    void aFailedPartIsRetriedAndTheUploadSucceeds(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        byte[] scan = bytes(9 * 1024 * 1024);
+        Files.write(a.photo("Image 001_compress.jpg"), scan);
+        try (FailingS3Proxy proxy = new FailingS3Proxy(store.port())) {
+            proxy.failFirstUploadParts(1);
+            ObjectNode done = run(a, config(a.root(), proxy.endpoint(), bucket, store.secretKey()), true, new ByteArrayOutputStream());
+            assertEquals(0, done.get("failed").size(), done.toString());
+            assertEquals(1, proxy.uploadPartsFailed());
+            assertEquals(3, proxy.uploadPartsSeen(), "2 parts, one of them sent twice");
+            assertEquals(3 + 4, proxy.puts(), "3 part requests and 4 small files");
+            assertEquals(proxy.puts(), proxy.putsWithContentMd5(), "every PUT carries Content-MD5, so the store checks the bytes");
+        }
+        assertArrayEquals(scan, Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
+    }
+
+    @Test
+    void aFileWhosePartsKeepFailingIsReportedAndTheOthersAreSent(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        Files.write(a.photo("Image 001_compress.jpg"), bytes(9 * 1024 * 1024));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (FailingS3Proxy proxy = new FailingS3Proxy(store.port())) {
+            proxy.alwaysFailUploadPartsOf("Image 001_compress.jpg");
+            ObjectNode done = run(a, config(a.root(), proxy.endpoint(), bucket, store.secretKey()), true, out);
+            assertEquals(1, done.get("failed").size(), done.toString());
+            JsonNode failed = done.get("failed").get(0);
+            assertEquals("raw_photos/Image 001_compress.jpg", failed.get("key").asText());
+            assertTrue(failed.get("error").asText().contains("500") && failed.get("error").asText().contains("InternalError"), failed.toString());
+            assertTrue(proxy.uploadPartsFailed() >= 5, "retried before giving up: " + proxy.uploadPartsFailed());
+        }
+        assertEquals(4, keys(run(a, bucket, false), "unchanged").size(), "the 4 other files were sent");
+        assertFalse(Files.exists(stored(bucket, "raw_photos/Image 001_compress.jpg")), "no half object left behind");
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertTrue(text.contains("1 file(s) could not be uploaded") && text.contains("run again"), text);
+    }
+
+    @Test
+    void aBucketThatDoesNotExistGetsAClearMessage(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        KitException e = assertThrows(KitException.class, () -> run(a, "no-such-bucket", false));
+        assertTrue(e.getMessage().contains("bucket 'no-such-bucket'") && e.getMessage().contains("does not exist"), e.getMessage());
+        assertTrue(e.fix().contains("R2_BUCKET_NAME"), e.fix());
+    }
+
+    @Test
+    void wrongCredentialsGetAClearMessage(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        KitException e = assertThrows(KitException.class,
+                () -> run(a, config(a.root(), store.endpoint(), bucket, "wrong-secret"), false, new ByteArrayOutputStream()));
+        assertTrue(e.getMessage().contains("refused the credentials"), e.getMessage());
+        assertTrue(e.fix().contains("R2_ACCESS_KEY_ID") && e.fix().contains("R2_SECRET_ACCESS_KEY"), e.fix());
+    }
+
+    @Test
+    void missingVariablesAreListedInOneMessage(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        KitConfig onlyBucket = KitConfig.load(a.root(), Map.of(KitConfig.R2_BUCKET_NAME, "photos"));
+        KitException e = assertThrows(KitException.class, () -> run(a, onlyBucket, false, new ByteArrayOutputStream()));
+        assertTrue(e.getMessage().contains("R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY"), e.getMessage());
+    }
+
+    @Test
+    void missingVariablesFromTheShellExitOneWithOneMessage(@TempDir Path dir) throws Exception {
+        // ./jbang points KIT_ROOT at the project: a developer's own .env would fill the variables in.
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(KitProcess.root().resolve(".env")),
+                "the project has a .env of its own; the in-process test above covers this case");
+        Archive a = archive(dir);
+        Map<String, String> env = new HashMap<>();
+        for (String v : List.of(KitConfig.R2_ACCOUNT_ID, KitConfig.R2_ACCESS_KEY_ID, KitConfig.R2_SECRET_ACCESS_KEY, KitConfig.R2_BUCKET_NAME, KitConfig.R2_ENDPOINT_URL)) {
+            env.put(v, "");
+        }
+        KitProcess.Result r = KitProcess.run(env, null, "steps/upload_to_r2.java", "--data-dir", a.data().toString(), "--execute");
+        assertEquals(1, r.exitCode(), r.all());
+        assertTrue(r.stderr().contains("ERROR: Uploading to R2 needs R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY, R2_BUCKET_NAME"), r.stderr());
+        assertFalse(r.stderr().contains("Exception"), r.stderr());
+    }
+
+    @Test
+    void cliExecuteWithJsonPrintsOneSummary(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        Map<String, String> env = new HashMap<>();
+        env.put(KitConfig.R2_ENDPOINT_URL, store.endpoint());
+        env.put(KitConfig.R2_ACCESS_KEY_ID, store.accessKey());
+        env.put(KitConfig.R2_SECRET_ACCESS_KEY, store.secretKey());
+        env.put(KitConfig.R2_BUCKET_NAME, bucket);
+        String[] args = {"--data-dir", a.data().toString(), "--photos-dir", a.photos().toString(), "--crops-dir", a.crops().toString(),
+                "--photos-only", "--execute", "--json"};
+        KitProcess.Result r = KitProcess.run(env, null, "steps/upload_to_r2.java", args);
+        assertEquals(0, r.exitCode(), r.all());
+        JsonNode summary = JsonFiles.parse(r.stdout(), "stdout");
+        assertEquals(List.of("raw_photos/Image 001_compress.jpg", "raw_photos/Béatrice à Rhodes.png"), keys(summary, "new"), "--photos-only: no crops");
+        assertEquals(2, summary.at("/sent/files").asInt());
+        assertTrue(r.stderr().contains("Step 5"), "human text goes to stderr with --json");
+        assertFalse(r.stderr().contains("SLF4J"), "no logging noise: " + r.stderr());
+    }
+}
