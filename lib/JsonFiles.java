@@ -114,6 +114,10 @@ public final class JsonFiles {
 
     private static String describe(JsonProcessingException e) {
         String msg = e.getOriginalMessage();
+        // Jackson appends where the input came from ("[Source: REDACTED ..."): not useful to a person.
+        int src = msg == null ? -1 : msg.indexOf(" (start marker at [Source");
+        if (src < 0 && msg != null) src = msg.indexOf(" at [Source");
+        if (src >= 0) msg = msg.substring(0, src);
         if (msg != null && msg.length() > 120) msg = msg.substring(0, 120) + "...";
         if (e.getLocation() != null) {
             return "line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ": " + msg;

@@ -158,8 +158,8 @@ public final class SyncClient {
                     byte[] err = body.readNBytes(2000);
                     throw failure(resp.statusCode(), new String(err, StandardCharsets.UTF_8), what, "GET");
                 }
-                Files.createDirectories(target.toAbsolutePath().getParent());
                 Path tmp = AtomicFiles.tempFor(target);
+                OutputStream out = openLocal(target, tmp);
                 long written = 0;
                 AtomicLong lastProgress = new AtomicLong(System.nanoTime());
                 // java.net.http has no read timeout for a body: a watchdog closes a stream that stalls.
@@ -172,11 +172,11 @@ public final class SyncClient {
                     }
                 }, 1, 1, TimeUnit.SECONDS);
                 long reported = 0;
-                try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW)) {
+                try (out) {
                     byte[] buf = new byte[64 * 1024];
                     int n;
                     while ((n = body.read(buf)) >= 0) {
-                        out.write(buf, 0, n);
+                        writeLocal(out, buf, n, target, tmp);
                         written += n;
                         reported += n;
                         if (progress != null) progress.accept(n);
@@ -203,12 +203,43 @@ public final class SyncClient {
                 try {
                     AtomicFiles.fsync(tmp);
                     AtomicFiles.moveIntoPlace(tmp, target);
+                } catch (IOException e) {
+                    throw localFailure(target, e);
                 } finally {
                     Files.deleteIfExists(tmp);
                 }
                 return null;
             }
         }, progress);
+    }
+
+    // A failure of this computer's disk is not the network's: it is reported at once, never retried.
+
+    private static OutputStream openLocal(Path target, Path tmp) {
+        try {
+            Files.createDirectories(target.toAbsolutePath().getParent());
+            return Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW);
+        } catch (IOException e) {
+            throw localFailure(target, e);
+        }
+    }
+
+    private static void writeLocal(OutputStream out, byte[] buf, int n, Path target, Path tmp) {
+        try {
+            out.write(buf, 0, n);
+        } catch (IOException e) {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+            }
+            throw localFailure(target, e);
+        }
+    }
+
+    private static KitException localFailure(Path target, IOException e) {
+        String why = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null ? fse.getReason() : String.valueOf(e.getMessage());
+        return new KitException("cannot write " + target + ": " + why,
+                "check free disk space and that nothing else (e.g. a folder) stands at that path; then run again");
     }
 
     /** POST /api/sync/staged/clear with exactly these paths (job folders or files). Never {"all": true}. */

@@ -111,6 +111,7 @@ class SiteFlowTest {
         assertEquals("processed", uploads.get("a1b2c3d4").get("status").asText());
         assertEquals("staged", uploads.get("e5f6a7b8").get("status").asText());
         assertTrue(tc.text().contains("not clearing e5f6a7b8: not every file is present locally"), tc.text());
+        assertTrue(tc.text().contains("cannot write " + dest.resolve("e5f6a7b8/IMG_0009.jpg") + ": Is a directory"), "a disk problem is named, not retried: " + tc.text());
     }
 
     void seedProductionAndLocal() throws Exception {
