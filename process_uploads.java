@@ -229,13 +229,12 @@ public class process_uploads {
             }
             CrashPoint.reach("after:ingest");
 
-            String page = null;
             if (begin(4, "cluster", "Matching against identified people")) {
                 ObjectNode s = cluster_new_faces.run(new cluster_new_faces.Options(f.data(), f.models(), f.photos(), f.crops(),
                         null, false, null), console);
                 journal.markStepDone("cluster", s);
             }
-            page = journal.stepSummary("cluster") == null ? null : journal.stepSummary("cluster").path("review_page").asText(null);
+            String page = journal.stepSummary("cluster").path("review_page").asText(null);
             CrashPoint.reach("after:cluster");
             if (mode == Mode.DRY_RUN) {
                 console.info("Dry run: stopping after step 4. Review page: " + page);
@@ -274,17 +273,16 @@ public class process_uploads {
 
             if (begin(7, "clear", "Clear staging")) {
                 List<String> clearable = clearable();
+                List<String> cleared = List.of();
                 if (clearable.isEmpty()) {
                     console.info("No upload job is ready to clear.");
                 } else {
                     ask("Clear " + clearable.size() + " job(s) " + clearable + " from the site's staging area? This cannot be undone.", "clear (step 7)");
-                    List<String> cleared = download_staged.clearJobs(site, clearable, console);
+                    cleared = download_staged.clearJobs(site, clearable, console);
                     journal.markJobs(cleared, "cleared");
                 }
                 ObjectNode s = JsonFiles.object();
-                s.set("cleared", JsonFiles.MAPPER.valueToTree(journal.jobsAt("cleared", null).stream()
-                        .filter(j -> journal.runId().equals(String.valueOf(journal.jobField(j, "last_run") == null ? "" : journal.jobField(j, "last_run").asText())))
-                        .toList()));
+                s.set("cleared", JsonFiles.MAPPER.valueToTree(cleared));
                 journal.markStepDone("clear", s);
             }
         }
