@@ -123,6 +123,16 @@ public final class Args {
         return values.get(name);
     }
 
+    /** The value of an option the script cannot do without; a Usage error naming it when absent. */
+    public String required(String name) {
+        String v = values.get(name);
+        if (v == null) {
+            Option o = find(name);
+            throw new Usage((o == null || o.valueName == null ? name : name + " " + o.valueName) + " is required");
+        }
+        return v;
+    }
+
     public String get(String name, String fallback) {
         return values.getOrDefault(name, fallback);
     }

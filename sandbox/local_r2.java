@@ -112,7 +112,7 @@ public class local_r2 {
                     .option("--bucket", "NAME", "create this bucket if missing")
                     .flag("--verbose", "show S3Proxy's own log")
                     .parse(argv);
-            if (!args.has("--root")) throw new Args.Usage("--root DIR is required");
+            args.required("--root");
             int port = args.getInt("--port", 9000);
             if (port < 0 || port > 65535) throw new Args.Usage("--port must be between 0 and 65535");
             Path root = Path.of(args.get("--root")).toAbsolutePath().normalize();

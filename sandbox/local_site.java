@@ -98,7 +98,7 @@ public class local_site {
                     .option("--port", "N", "the port to listen on (default " + DEFAULT_PORT + "; 0 = any free port)")
                     .flag("--json", "print one JSON object {url, port, root, token_configured} on stdout; the log goes to stderr")
                     .parse(argv);
-            if (!args.has("--root")) throw new Args.Usage("--root DIR is required");
+            args.required("--root");
             int port = args.getInt("--port", DEFAULT_PORT);
             if (port < 0 || port > 65535) throw new Args.Usage("--port needs a port number from 0 to 65535, not " + port);
             Console console = Console.standard(args.has("--json"));

@@ -50,7 +50,7 @@ public class seed_archive {
                     .option("--models-dir", "M", "the face models (default: models)")
                     .flag("--json", "print one JSON summary on stdout; messages go to stderr")
                     .parse(argv);
-            if (!args.has("--people")) throw new Args.Usage("--people is required");
+            args.required("--people");
             KitConfig cfg = KitConfig.load();
             Console console = Console.standard(args.has("--json"));
             ObjectNode s = run(Path.of(args.get("--people")).toAbsolutePath().normalize(), cfg.dataDir(args.get("--data-dir")),

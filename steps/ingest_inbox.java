@@ -84,8 +84,8 @@ public class ingest_inbox {
                     .option("--min-face", "PX", "smallest face looked for, in pixels (default 32; 20 = native pixels, slower)")
                     .flag("--json", "print one JSON summary on stdout; messages go to stderr")
                     .parse(argv);
-            if (!args.has("--directory")) throw new Args.Usage("--directory is required");
-            if (!args.has("--job-id")) throw new Args.Usage("--job-id is required");
+            args.required("--directory");
+            args.required("--job-id");
             KitConfig cfg = KitConfig.load();
             Options o = new Options(Path.of(args.get("--directory")).toAbsolutePath().normalize(), args.get("--job-id"),
                     args.get("--source"), args.get("--collection"), cfg.dataDir(args.get("--data-dir")),
