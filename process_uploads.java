@@ -209,7 +209,9 @@ public class process_uploads {
 
         void steps() throws Exception {
             if (begin(1, "backup", "Backup")) {
-                journal.markStepDone("backup", backup.run(f.data(), console));
+                journal.markStepDone("backup", StepRunner.run(new BackupStep(), new KitContext(config,
+                        Layout.standard(config.root()).withData(f.data()).withPhotos(f.photos()).withCrops(f.crops()).withPending(f.pending())
+                                .withModels(f.models()), console, KitContext.Mode.APPLY)).toJson().get("result"));
             }
             CrashPoint.reach("after:backup");
 
@@ -387,7 +389,7 @@ public class process_uploads {
             s.set("jobs_waiting", JsonFiles.MAPPER.valueToTree(waitingJobs()));
             ArrayNode backups = s.putArray("backups_written");
             JsonNode b = journal.stepSummary("backup");
-            if (b != null && b.hasNonNull("backup")) backups.add(b.get("backup").asText());
+            if (b != null && b.hasNonNull("label")) backups.add(b.get("label").asText());
             if (push != null && push.hasNonNull("backup")) backups.add(push.get("backup").asText());
             return s;
         }

@@ -125,6 +125,23 @@ public final class ArchiveFiles {
         if (f2p != null && !f2p.isObject()) throw new KitException(what + ": \"face_to_photo\" is not a JSON object");
     }
 
+    /**
+     * Why {@code file} (identities.json or photo_index.json, by its name) is not a good copy of
+     * its document — bad JSON or the wrong layout — or null when it is. Reads only.
+     */
+    public static String problem(Path file) {
+        try {
+            ObjectNode doc = JsonFiles.readObject(file);
+            if (file.getFileName().toString().startsWith("identities")) checkIdentities(doc, file.toString());
+            else checkPhotoIndex(doc, file.toString());
+            return null;
+        } catch (KitException e) {
+            return e.getMessage();
+        } catch (IOException e) {
+            return "cannot read " + file + ": " + e.getMessage();
+        }
+    }
+
     /** Number of identities in an identities document. */
     public static int identityCount(JsonNode doc) {
         return doc.path("identities").size();

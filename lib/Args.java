@@ -9,14 +9,14 @@ import java.util.Map;
  */
 public final class Args {
     /** A mistake on the command line; the message says which option. */
-    public static final class Usage extends RuntimeException {
+    public static final class Usage extends StepMain.UsageException {
         public Usage(String message) {
             super(message);
         }
     }
 
     /** {@code --help} was asked for; carries the text to print. */
-    public static final class Help extends RuntimeException {
+    public static final class Help extends StepMain.HelpRequest {
         public Help(String text) {
             super(text);
         }

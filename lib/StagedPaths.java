@@ -12,13 +12,13 @@ public final class StagedPaths {
     public static Path target(Path dest, String stagedPath) {
         String why = refusal(stagedPath);
         if (why != null) {
-            throw new KitException("refused staged path '" + printable(stagedPath) + "': " + why,
+            throw new KitException("refused staged path '" + Names.printable(stagedPath) + "': " + why,
                     "this file was skipped; the site's staging folder holds an unexpected name, check it on the site");
         }
         Path root = dest.toAbsolutePath().normalize();
         Path t = root.resolve(stagedPath).normalize();
         if (!t.startsWith(root) || t.equals(root)) {
-            throw new KitException("refused staged path '" + printable(stagedPath) + "': it would land outside " + root,
+            throw new KitException("refused staged path '" + Names.printable(stagedPath) + "': it would land outside " + root,
                     "this file was skipped; check the site's staging folder");
         }
         return t;
@@ -43,11 +43,5 @@ public final class StagedPaths {
     public static String jobOf(String stagedPath) {
         int slash = stagedPath.indexOf('/');
         return slash < 0 ? "" : stagedPath.substring(0, slash);
-    }
-
-    private static String printable(String s) {
-        StringBuilder sb = new StringBuilder();
-        for (char c : s.toCharArray()) sb.append(c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c));
-        return sb.toString();
     }
 }

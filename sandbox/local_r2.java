@@ -1,5 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
 //DEPS org.gaul:s3proxy:4.1.0
 //DEPS com.google.guava:guava:33.7.1-jre
 //DEPS org.slf4j:slf4j-api:2.0.18

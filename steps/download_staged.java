@@ -1,8 +1,9 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java
-//SOURCES ../lib/ArchiveFiles.java ../lib/SyncClient.java ../lib/StagedPaths.java ../lib/CrashPoint.java
+//SOURCES ../lib/ArchiveFiles.java ../lib/SyncClient.java ../lib/StagedPaths.java ../lib/CrashPoint.java ../lib/Names.java
 
 /*
  * Step 2 — download: fetches every photo staged on the site into DEST/<job_id>/<name>, one

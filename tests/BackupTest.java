@@ -21,7 +21,7 @@ class BackupTest {
     @Test
     void backupIsByteIdenticalAndNamedAsAdminsExpect(@TempDir Path dir) throws Exception {
         seed(dir);
-        backup.run(dir, quiet());
+        StepRunner.run(new BackupStep(), TestContext.withData(dir, quiet()));
         List<Backups.Backup> all = new Backups(dir).list();
         assertEquals(1, all.size());
         Backups.Backup b = all.get(0);
@@ -49,7 +49,7 @@ class BackupTest {
         seed(dir);
         byte[] ids = Files.readAllBytes(dir.resolve("identities.json"));
         byte[] photos = Files.readAllBytes(dir.resolve("photo_index.json"));
-        String label = backup.run(dir, quiet()).get("backup").asText();
+        String label = StepRunner.run(new BackupStep(), TestContext.withData(dir, quiet())).result().label();
         // the archive changes after the backup ...
         Files.writeString(dir.resolve("identities.json"), "{\"schema_version\": 1, \"identities\": {}}");
         Files.writeString(dir.resolve("photo_index.json"), "{\"photos\": {}}");
@@ -89,8 +89,8 @@ class BackupTest {
 
     @Test
     void emptyArchiveHasNothingToBackUp(@TempDir Path dir) throws Exception {
-        var summary = backup.run(dir, quiet());
-        assertTrue(summary.get("backup").isNull());
+        var summary = StepRunner.run(new BackupStep(), TestContext.withData(dir, quiet())).toJson().get("result");
+        assertTrue(summary.get("label").isNull());
         assertFalse(Files.exists(dir.resolve("backups")));
     }
 

@@ -43,20 +43,33 @@ class ConsoleTest {
         assertTrue(tc.text().contains("2.0 MB/2.0 MB") && tc.text().contains("/s"), tc.text());
     }
 
+    /** A picocli command as every script is one: exit codes of StepMain for each kind of outcome. */
+    @picocli.CommandLine.Command(name = "probe", mixinStandardHelpOptions = true)
+    static class Probe implements java.util.concurrent.Callable<Integer> {
+        @picocli.CommandLine.Option(names = "--data-dir") String dataDir;
+        @picocli.CommandLine.Option(names = "--fail") String fail;
+
+        @Override
+        public Integer call() {
+            if ("kit".equals(fail)) throw new KitException("broken", "fix it");
+            if ("usage".equals(fail)) throw new StepMain.UsageException("--a and --b do not go together");
+            if ("bug".equals(fail)) throw new IllegalStateException("a bug");
+            return StepMain.OK;
+        }
+    }
+
     @Test
     void optionsParseAndMistakesAreUsageErrors() {
-        Args a = new Args("x", "about").option("--data-dir", "DIR", "d").flag("--json", "j").parse(new String[] {"--data-dir=foo", "--json"});
-        assertEquals("foo", a.get("--data-dir"));
-        assertTrue(a.has("--json"));
-        assertThrows(Args.Usage.class, () -> new Args("x", "a").flag("--json", "j").parse(new String[] {"--jsn"}));
-        assertThrows(Args.Usage.class, () -> new Args("x", "a").option("--dest", "DIR", "d").parse(new String[] {"--dest"}));
-        Args.Help h = assertThrows(Args.Help.class, () -> new Args("x [--json]", "What it does.").flag("--json", "print JSON").parse(new String[] {"--help"}));
-        assertTrue(h.getMessage().contains("Usage: x [--json]") && h.getMessage().contains("--json  print JSON"), h.getMessage());
-        assertEquals(StepMain.USAGE, StepMain.run(() -> {
-            throw new Args.Usage("unknown option --x");
-        }));
-        assertEquals(StepMain.FAILED, StepMain.run(() -> {
-            throw new KitException("broken", "fix it");
-        }));
+        assertEquals(StepMain.OK, StepMain.run(new Probe(), "--data-dir=foo"));
+        assertEquals(StepMain.OK, StepMain.run(new Probe(), "--help"));
+        assertEquals(StepMain.USAGE, StepMain.run(new Probe(), "--jsn"));
+        assertEquals(StepMain.USAGE, StepMain.run(new Probe(), "--data-dir"));
+        assertEquals(StepMain.USAGE, StepMain.run(new Probe(), "--fail", "usage"));
+        assertEquals(StepMain.FAILED, StepMain.run(new Probe(), "--fail", "kit"));
+        assertEquals(StepMain.FAILED, StepMain.run(new Probe(), "--fail", "bug"));
+        // a value may start with "--" after the option that takes it, and "--" ends the options
+        Probe p = new Probe();
+        assertEquals(StepMain.OK, StepMain.run(p, "--data-dir", "--odd-folder-name"));
+        assertEquals("--odd-folder-name", p.dataDir);
     }
 }

@@ -1,5 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
 //DEPS org.junit.jupiter:junit-jupiter-engine:5.14.4
 //DEPS org.junit.jupiter:junit-jupiter-params:5.14.4
 //DEPS org.junit.platform:junit-platform-launcher:1.14.4
