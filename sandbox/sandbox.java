@@ -1,7 +1,8 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //JAVA_OPTIONS -Xmx3g
-//SOURCES local_site.java local_r2.java seed_archive.java ../steps/fetch_models.java ../lib/NpmPackage.java
+//DEPS info.picocli:picocli:4.7.7
+//SOURCES local_site.java local_r2.java seed_archive.java ../steps/fetch_models.java ../lib/NpmPackage.java ../lib/SandboxServers.java ../lib/Layout.java
 
 /*
  * The sandbox: a complete, local world to try the pipeline in, with nothing real at stake.
@@ -15,7 +16,9 @@
  * Models come from models/ (fetched with ./jbang fetch-models if missing).
  * `./jbang process_uploads.java --sandbox` uses it. Run by itself it starts both servers and
  * prints the settings to try the steps by hand against them, until Ctrl+C.
- * Options:  --reset   throw the sandbox's site, store and archive away and seed them again
+ * Options:  --reset          throw the sandbox's site, store and archive away and seed them again
+ *           --for-pipeline   (used by process_uploads.java --sandbox) print the settings as one line
+ *                            "SANDBOX-SETTINGS {json}" on stdout, messages on stderr, serve until stdin closes
  * Example:  ./jbang sandbox/sandbox.java --reset
  */
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -28,16 +31,21 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-public class sandbox {
-    static final String USAGE = "./jbang sandbox/sandbox.java [--reset]";
-    static final String ABOUT = """
-            Starts the sandbox: a local stand-in of the site with two staged upload jobs of real photos,
-            a local S3 store standing in for R2, and a small archive of confirmed people, all in
-            sandbox/work/. Prints the settings for running the steps by hand against it; Ctrl+C stops it.
-
-            Example: ./jbang sandbox/sandbox.java --reset""";
+@Command(name = "sandbox", mixinStandardHelpOptions = true, description = {
+        "Starts the sandbox: a local stand-in of the site with two staged upload jobs of real photos,",
+        "a local S3 store standing in for R2, and a small archive of confirmed people, all in",
+        "sandbox/work/. Prints the settings for running the steps by hand against it; Ctrl+C stops it.", "",
+        "Example: ./jbang sandbox/sandbox.java --reset"})
+public class sandbox implements Callable<Integer> {
+    @Option(names = "--reset", description = "seed the sandbox again from scratch")
+    boolean reset;
+    @Option(names = "--for-pipeline", description = "for process_uploads.java --sandbox: settings as one JSON line on stdout, serve until stdin closes")
+    boolean forPipeline;
 
     public static final String PHOTOS_PACKAGE = "@vladmandic/face-api@1.7.15";
     public static final String PHOTOS_PACKAGE_SHA256 = "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031";
@@ -71,6 +79,11 @@ public class sandbox {
             this.config = config;
         }
 
+        /** The sandbox archive's folders. */
+        public Layout layout() {
+            return Layout.under(work, models);
+        }
+
         public Path data() {
             return work.resolve("data");
         }
@@ -94,23 +107,38 @@ public class sandbox {
         }
     }
 
-    public static void main(String[] argv) {
-        StepMain.exit(() -> {
-            Args args = new Args(USAGE, ABOUT).flag("--reset", "seed the sandbox again from scratch").parse(argv);
-            Console console = Console.standard(false);
-            World w = start(KitConfig.findRoot(), args.has("--reset"), console);
+    public static void main(String... argv) {
+        StepMain.exit(new sandbox(), argv);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Console console = Console.standard(forPipeline);  // for the pipeline, messages go to stderr
+        try (World w = start(KitConfig.findRoot(), reset, console)) {
+            if (forPipeline) {
+                com.fasterxml.jackson.databind.node.ObjectNode s = JsonFiles.object();
+                s.put("work", w.work.toString());
+                com.fasterxml.jackson.databind.node.ObjectNode env = s.putObject("env");
+                for (String v : SETTINGS) env.put(v, w.config.get(v));
+                System.out.println(SandboxServers.SETTINGS_LINE + JsonFiles.compact(s));
+                System.out.flush();
+                System.in.transferTo(java.io.OutputStream.nullOutputStream());  // until the pipeline closes it, or dies
+                return StepMain.OK;
+            }
             console.info("");
             console.info("Sandbox running. To run the steps by hand against it, use these settings (e.g. in a shell):");
-            for (String v : List.of(KitConfig.SITE_URL, KitConfig.SYNC_TOKEN, KitConfig.R2_ENDPOINT_URL, KitConfig.R2_ACCESS_KEY_ID,
-                    KitConfig.R2_SECRET_ACCESS_KEY, KitConfig.R2_BUCKET_NAME)) {
-                console.info("  export " + v + "=" + w.config.get(v));
-            }
-            console.info("and the folders --data-dir " + w.data() + " --dest " + w.pending() + " --photos-dir " + w.photos());
+            for (String v : SETTINGS) console.info("  export " + v + "=" + w.config.get(v));
+            console.info("and the folders --data-dir " + w.data() + " --dest " + w.pending() + " --photos-dir " + w.photos()
+                    + " --crops-dir " + w.crops());
             console.info("Ctrl+C stops it.");
             Thread.currentThread().join();
             return StepMain.OK;
-        });
+        }
     }
+
+    /** What a step needs to talk to the sandbox's site and store. */
+    static final List<String> SETTINGS = List.of(KitConfig.SITE_URL, KitConfig.SYNC_TOKEN, KitConfig.R2_ENDPOINT_URL,
+            KitConfig.R2_ACCOUNT_ID, KitConfig.R2_ACCESS_KEY_ID, KitConfig.R2_SECRET_ACCESS_KEY, KitConfig.R2_BUCKET_NAME);
 
     /** Seeds the sandbox on first use (or after --reset), starts its servers, returns its world. */
     public static World start(Path root, boolean reset, Console console) throws Exception {

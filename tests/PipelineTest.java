@@ -21,8 +21,13 @@ class PipelineTest {
     static final int SAMPLE_PHOTOS = 6;
 
     static ObjectNode runInProcess(sandbox.World w, process_uploads.Mode mode, String answers) throws Exception {
-        return process_uploads.run(w.config, new process_uploads.Folders(w.data(), w.photos(), w.crops(), w.pending(), w.models),
-                mode, new TestConsole(answers).console);
+        return run(w.config, w, mode, new TestConsole(answers));
+    }
+
+    /** The pipeline in this JVM over the sandbox's archive, with these settings; its summary as the --json object. */
+    static ObjectNode run(KitConfig config, sandbox.World w, process_uploads.Mode mode, TestConsole tc) throws Exception {
+        KitContext ctx = new KitContext(config, w.layout(), tc.console, KitContext.Mode.APPLY);
+        return JsonFiles.MAPPER.valueToTree(process_uploads.run(ctx, mode));
     }
 
     static List<String> stagedJobs(Path work) throws Exception {
@@ -94,7 +99,7 @@ class PipelineTest {
             ObjectNode again = runInProcess(w, process_uploads.Mode.AUTO, "y\n");
             assertEquals("complete", again.get("outcome").asText());
             assertEquals(0, again.get("photos_downloaded").asInt());
-            assertEquals(0, again.at("/uploaded/files").asInt(), "nothing sent twice");
+            assertEquals(0, again.at("/uploaded/files_sent").asInt(), "nothing sent twice");
             assertArchiveWholeAndSingle(w.work);
         }
     }
@@ -104,8 +109,7 @@ class PipelineTest {
         Path root = SandboxFixture.newRoot(tmp);
         try (sandbox.World w = sandbox.start(root, false, new TestConsole().console)) {
             TestConsole tc = new TestConsole("");  // no answer at all: end of input is "no"
-            ObjectNode s = process_uploads.run(w.config, new process_uploads.Folders(w.data(), w.photos(), w.crops(), w.pending(), w.models),
-                    process_uploads.Mode.AUTO, tc.console);
+            ObjectNode s = run(w.config, w, process_uploads.Mode.AUTO, tc);
             assertEquals("stopped", s.get("outcome").asText());
             assertTrue(tc.text().contains("REVIEW: nothing has been merged or confirmed"), tc.text());
             assertTrue(tc.text().contains("data and its backups are safe") && tc.text().contains("To go on later: ./jbang process_uploads.java --auto"), tc.text());
@@ -158,8 +162,7 @@ class PipelineTest {
             env.put(KitConfig.SITE_URL, proxy.url());
             KitConfig viaProxy = KitConfig.load(root, env);
             TestConsole tc = new TestConsole("y\n");
-            ObjectNode s = process_uploads.run(viaProxy, new process_uploads.Folders(w.data(), w.photos(), w.crops(), w.pending(), w.models),
-                    process_uploads.Mode.AUTO, tc.console);
+            ObjectNode s = run(viaProxy, w, process_uploads.Mode.AUTO, tc);
             assertEquals("failed", s.get("outcome").asText(), tc.text());
             assertTrue(tc.text().contains("The push failed: staging was left as it is"), tc.text());
             assertEquals(List.of("5a3d1c0e", "b7e2f419"), stagedJobs(w.work), "a failed push never clears staging");
@@ -189,7 +192,7 @@ class PipelineTest {
         int added = 0;
         try (Stream<Path> runs = Files.list(work.resolve("data/runs"))) {
             for (Path run : runs.filter(Files::isDirectory).toList()) {
-                added += JsonFiles.read(run.resolve("journal.json")).at("/steps/ingest/summary/photos_added").asInt(0);
+                added += JsonFiles.read(run.resolve("journal.json")).at("/steps/ingest/result/photos_added").asInt(0);
             }
         }
         assertTrue(added <= SAMPLE_PHOTOS, "photos ingested more than once: " + added);
@@ -203,5 +206,36 @@ class PipelineTest {
     @Test
     void killedInsideDownloadIngestAndUploadAndResumedLosesAndDoublesNothing(@TempDir Path tmp) throws Exception {
         crashChain(tmp, List.of("download.file:2", "ingest.photo:2", "upload.object:5"));
+    }
+
+    @Test
+    void dryRunJsonHoldsThePlansOfStepsFiveToSeven(@TempDir Path tmp) throws Exception {
+        Path root = SandboxFixture.newRoot(tmp);
+        KitProcess.Result r = SandboxFixture.runPipeline(root, null, "", "--dry-run");
+        assertEquals(0, r.exitCode(), r.all());
+        JsonNode s = JsonFiles.parse(r.stdout(), "the dry run's summary");
+        assertEquals("dry-run", s.get("outcome").asText());
+        JsonNode plans = s.get("plans");
+        assertTrue(plans.has("upload") && plans.has("push") && plans.has("clear"), plans.toString());
+        assertTrue(plans.at("/upload/counts/new").asInt() > 0 || plans.at("/upload/to_send").size() > 0, "the upload plan lists what would be sent: " + plans.get("upload"));
+        assertTrue(plans.get("clear").toString().contains("5a3d1c0e"), "the clear plan names the jobs: " + plans.get("clear"));
+        Path work = root.resolve("sandbox/work");
+        assertEquals(List.of("5a3d1c0e", "b7e2f419"), stagedJobs(work), "nothing cleared");
+        assertEquals(Set.of(), bucketKeys(work), "nothing uploaded");
+    }
+
+    @Test
+    void downloadsThatFailMakeTheRunIncompleteWithTheJobsHeldAndExitOne(@TempDir Path tmp) throws Exception {
+        Path root = SandboxFixture.newRoot(tmp);
+        // raw_photos/pending cannot be a folder (a file stands there): every download fails, even for root
+        Files.createDirectories(root.resolve("sandbox/work/raw_photos"));
+        Files.writeString(root.resolve("sandbox/work/raw_photos/pending"), "not a folder");
+        KitProcess.Result r = SandboxFixture.runPipeline(root, null, "y\n", "--auto");
+        assertEquals(1, r.exitCode(), r.all());
+        JsonNode s = JsonFiles.parse(r.stdout(), "the run's summary");
+        assertEquals("incomplete", s.get("outcome").asText(), r.all());
+        assertTrue(s.get("failures").size() > 0, s.toString());
+        assertTrue(s.get("jobs_waiting").toString().contains("5a3d1c0e") || r.stderr().contains("5a3d1c0e"), r.all());
+        assertEquals(List.of("5a3d1c0e", "b7e2f419"), stagedJobs(root.resolve("sandbox/work")), "nothing cleared");
     }
 }

@@ -31,6 +31,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.engine.discovery.DiscoverySelectors;
+import org.junit.platform.engine.support.descriptor.ClassSource;
+import org.junit.platform.engine.support.descriptor.MethodSource;
 import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
 import org.junit.platform.launcher.TestExecutionListener;
@@ -172,11 +174,11 @@ public class run_tests {
                 }
             }
 
+            /** "Class.method()" from the test's own source descriptor, as JUnit gives it. */
             String name(TestIdentifier id) {
-                String cls = id.getSource().map(Object::toString).orElse("");
-                int i = cls.indexOf("className = '");
-                String c = i < 0 ? "" : cls.substring(i + 13, cls.indexOf('\'', i + 13));
-                return (c.isEmpty() ? "" : c + ".") + id.getDisplayName();
+                String cls = id.getSource().map(src -> src instanceof MethodSource m ? m.getClassName()
+                        : src instanceof ClassSource c ? c.getClassName() : "").orElse("");
+                return (cls.isEmpty() ? "" : cls + ".") + id.getDisplayName();
             }
 
             void report(TestIdentifier id, TestExecutionResult result) {
