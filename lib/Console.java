@@ -100,6 +100,31 @@ public final class Console {
         }
     }
 
+    /**
+     * One line typed by the person (without its line end), after showing {@code prompt};
+     * null at the end of input. Shares the reader of {@link #confirm}, so nothing typed ahead is lost.
+     */
+    public String readLine(String prompt) {
+        if (prompt != null) {
+            human.print(prompt);
+            human.flush();
+        }
+        try {
+            return in.readLine();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** True when a line can be read without waiting (something was typed); never blocks. */
+    public boolean inputWaiting() {
+        try {
+            return in.ready();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** Prints the step's one JSON summary on stdout (only in --json mode). */
     public void emitJson(JsonNode summary) {
         if (json) {
