@@ -236,11 +236,11 @@ public class process_uploads implements Callable<Integer> {
             // Step 4 only proposes: its plan and review page, never its --execute.
             ClusterStep.Plan proposals = propose();
             CrashPoint.reach("after:cluster");
+            review(proposals);
             if (mode == Mode.DRY_RUN) {
                 printLaterPlans();
                 return;
             }
-            review(proposals);
 
             ask("Upload the new and changed photos and crops to R2?", "upload (step 5)", "upload");
             UploadStep.Result up = step(5, "Upload photos and crops to R2", new UploadStep(UploadStep.Options.everything()), UploadStep.Result.class);
@@ -302,16 +302,31 @@ public class process_uploads implements Callable<Integer> {
             return o.plan();
         }
 
-        /** The one human step. It always waits, with --auto too; "no" (or no answer) stops cleanly. */
+        /**
+         * The one human step; it always waits, with --auto too. At a terminal the review page
+         * (./jbang review) is served and the decisions made there are applied before going on;
+         * elsewhere (a script, no terminal) the page can be reviewed later with ./jbang review.
+         * Then "go on?": "no", or no answer at all, stops cleanly.
+         */
         void review(ClusterStep.Plan proposals) throws Exception {
             if (journal.stepDone("review")) return;
             console.info("");
-            console.info("REVIEW: nothing has been merged or confirmed. Look at the proposals before going on:");
-            console.info("  " + proposals.reviewPage());
+            console.info("REVIEW: nothing has been merged or confirmed. The proposals: " + proposals.reviewPage());
+            JsonNode decided = null;
+            if (console.isTerminal() && !proposals.proposals().isEmpty()) {
+                ReviewSession.Outcome o = ReviewSession.run(mode == Mode.DRY_RUN ? ctx.withMode(KitContext.Mode.DRY_RUN) : ctx,
+                        ReviewSession.ReviewMode.BROWSER);
+                for (String line : o.lines()) console.info(line);
+                decided = o.toJson();
+            } else {
+                console.info("Decide about each one with ./jbang review (a page on this computer) or ./jbang review --terminal;"
+                        + " going on without decisions leaves identities.json as it is.");
+            }
+            if (mode == Mode.DRY_RUN) return;
             if (!console.confirm("Have you reviewed the proposals? Go on with upload, push and clear?")) {
                 throw new Stopped("Stopped at the review (step 4), as asked: nothing was uploaded, pushed or cleared.", false);
             }
-            journal.recordMark("review", null);
+            journal.recordMark("review", decided);
         }
 
         /** A dry run: what steps 5–7 would do, computed by those steps' own plans. */
