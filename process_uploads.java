@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //SOURCES steps/backup.java steps/download_staged.java steps/ingest_inbox.java steps/cluster_new_faces.java
+//SOURCES lib/DownloadStep.java lib/ClearStep.java
 //SOURCES steps/upload_to_r2.java steps/push_to_production.java
 //SOURCES lib/RunJournal.java lib/CrashPoint.java lib/ModelCatalog.java sandbox/sandbox.java
 //JAVA_OPTIONS -Xmx3g
@@ -209,20 +210,18 @@ public class process_uploads {
 
         void steps() throws Exception {
             if (begin(1, "backup", "Backup")) {
-                journal.markStepDone("backup", StepRunner.run(new BackupStep(), new KitContext(config,
-                        Layout.standard(config.root()).withData(f.data()).withPhotos(f.photos()).withCrops(f.crops()).withPending(f.pending())
-                                .withModels(f.models()), console, KitContext.Mode.APPLY)).toJson().get("result"));
+                journal.markStepDone("backup", StepRunner.run(new BackupStep(), ctx()).toJson().get("result"));
             }
             CrashPoint.reach("after:backup");
 
             if (begin(2, "download", "Download staged uploads")) {
-                download_staged.Result r = download_staged.run(site, f.pending(), false, false, console);
-                List<String> complete = download_staged.clearableJobs(r.plan(), r.fullyPresentJobs());
-                journal.markJobs(complete, "downloaded");
-                if (r.failures() > 0) {
-                    console.warn(r.failures() + " file(s) failed to download: their jobs wait for the next run.");
+                StepRunner.Outcome<DownloadStep.Plan, DownloadStep.Result> o = StepRunner.run(new DownloadStep(site), ctx());
+                journal.markJobs(o.result().completeJobs(), "downloaded");
+                if (!o.result().failures().isEmpty()) {
+                    for (String line : o.result().failures()) console.warn(line);
+                    console.warn(o.result().failures().size() + " file(s) were not downloaded: their jobs wait for the next run.");
                 }
-                journal.markStepDone("download", r.summary());
+                journal.markStepDone("download", o.toJson().get("result"));
             }
             CrashPoint.reach("after:download");
 
@@ -274,13 +273,23 @@ public class process_uploads {
             CrashPoint.reach("after:push");
 
             if (begin(7, "clear", "Clear staging")) {
-                List<String> clearable = clearable();
+                // Transitional until ingest, upload and push record in the job ledger themselves:
+                // what this journal saw pushed goes into the ledger, whose one rule decides the clear.
+                JobLedger ledger = ctx().ledger();
+                List<String> pushed = journal.jobsAt("pushed", "cleared");
+                for (JobLedger.Milestone m : List.of(JobLedger.Milestone.INGESTED, JobLedger.Milestone.UPLOADED, JobLedger.Milestone.PUSHED)) {
+                    ledger.mark(pushed, m);
+                }
+                ClearStep clear = new ClearStep(ClearStep.Options.standard(), site);
+                ClearStep.Plan plan = clear.plan(ctx());
+                plan.print(console);
                 List<String> cleared = List.of();
-                if (clearable.isEmpty()) {
-                    console.info("No upload job is ready to clear.");
-                } else {
-                    ask("Clear " + clearable.size() + " job(s) " + clearable + " from the site's staging area? This cannot be undone.", "clear (step 7)");
-                    cleared = download_staged.clearJobs(site, clearable, console);
+                if (!plan.nothingToDo()) {
+                    if (!plan.toClear().isEmpty()) ask("Clear " + plan.toClear().size() + " job(s) " + plan.toClear() + " from the site's staging area? This cannot be undone.", "clear (step 7)");
+                    ClearStep.Result r = clear.apply(plan, ctx());
+                    r.print(console);
+                    for (String line : r.failures()) console.warn(line);
+                    cleared = r.cleared();
                     journal.markJobs(cleared, "cleared");
                 }
                 ObjectNode s = JsonFiles.object();
@@ -356,11 +365,10 @@ public class process_uploads {
             return s;
         }
 
-        /** Jobs pushed (verified) but not yet cleared, whose files are still all present locally. */
-        List<String> clearable() {
-            List<String> out = new ArrayList<>();
-            for (String job : journal.jobsAt("pushed", "cleared")) if (Files.isDirectory(f.pending().resolve(job))) out.add(job);
-            return out;
+        /** The steps' context: this run's folders and console. */
+        KitContext ctx() {
+            return new KitContext(config, Layout.standard(config.root()).withData(f.data()).withPhotos(f.photos()).withCrops(f.crops())
+                    .withPending(f.pending()).withModels(f.models()), console, KitContext.Mode.APPLY);
         }
 
         ObjectNode summary(String outcome) throws Exception {
