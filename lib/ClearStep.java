@@ -1,5 +1,6 @@
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -38,7 +39,7 @@ public final class ClearStep implements Step<ClearStep.Plan, ClearStep.Result> {
      */
     public record JobClear(String jobId, Action action, String why, String next, List<String> notInArchive) {}
 
-    public record Plan(Force force, List<JobClear> jobs) implements Step.Plan {
+    public record Plan(Force force, Path pendingDir, List<JobClear> jobs) implements Step.Plan {
         /** The job folders apply asks the site to remove. */
         public List<String> toClear() {
             return ids(Action.CLEAR);
@@ -69,7 +70,7 @@ public final class ClearStep implements Step<ClearStep.Plan, ClearStep.Result> {
                             c.info("  clear " + j.jobId() + ": " + j.why());
                         } else {
                             c.warn("--force clears job " + j.jobId() + " although " + String.join("; ", j.notInArchive())
-                                    + ". The site keeps no other copy: after the clear its files exist only in raw_photos/pending/" + j.jobId() + ".");
+                                    + ". The site keeps no other copy: after the clear its files exist only in " + pendingDir.resolve(j.jobId()) + ".");
                         }
                     }
                     case SETTLE -> c.info("  settle " + j.jobId() + ": " + j.why());
@@ -160,7 +161,7 @@ public final class ClearStep implements Step<ClearStep.Plan, ClearStep.Result> {
                 out.add(new JobClear(id, d.clear() ? Action.CLEAR : Action.KEEP, d.why(), d.next(), d.notInArchive()));
             }
         }
-        return new Plan(options.force(), out);
+        return new Plan(options.force(), ctx.layout().pending(), out);
     }
 
     @Override
