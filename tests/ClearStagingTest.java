@@ -207,14 +207,17 @@ class ClearStagingTest {
         Map<String, String> before = hashes(tmp);
         assertTrue(before.containsKey("data/runs/jobs.json"), before.keySet().toString());
 
-        for (List<String> args : List.of(List.of("--dry-run"), List.of("--dry-run", "--clear-after"), List.of("--dry-run", "--clear-after", "--force"))) {
-            List<String> all = new java.util.ArrayList<>(List.of("--dest", pending.toString()));
-            all.addAll(args);
-            KitProcess.Result r = download(all.toArray(String[]::new));
+        Map<String, String> env = Map.of("RHODESLI_SITE_URL", site.url(), "RHODESLI_SYNC_TOKEN", TOKEN, "KIT_ROOT", tmp.toString());
+        for (List<String> args : List.of(List.of("download_staged", "--dry-run"), List.of("download_staged", "--dry-run", "--clear-after"),
+                List.of("download_staged", "--dry-run", "--clear-after", "--force"), List.of("clear_staging", "--dry-run", "--force"))) {
+            List<String> options = new java.util.ArrayList<>(List.of("--dest", pending.toString()));
+            options.addAll(args.subList(1, args.size()));
+            KitProcess.Result r = KitProcess.run(env, null, KitProcess.root().resolve("steps/" + args.get(0) + ".java").toString(),
+                    options.toArray(String[]::new));
             assertEquals(0, r.exitCode(), args + ": " + r.all());
             assertTrue(r.stdout().contains("Dry run: nothing was changed"), r.stdout());
             assertEquals(before, hashes(tmp), args + " changed something");
-            if (args.size() == 2) {
+            if (args.equals(List.of("download_staged", "--dry-run", "--clear-after"))) {
                 assertTrue(r.stdout().contains("clear " + JOB + ": downloaded, ingested, uploaded and pushed"), r.stdout());
                 assertTrue(r.stdout().contains("not clearing e5f6a7b8: its faces are not in the archive"), r.stdout());
             }
@@ -245,5 +248,9 @@ class ClearStagingTest {
             assertTrue(help.contains(o), o + " missing from: " + help);
         }
         assertEquals(StepMain.USAGE, StepMain.run(new download_staged(), "--force"), "--force without --clear-after is a usage error");
+        String clearHelp = new picocli.CommandLine(new clear_staging()).getUsageMessage();
+        for (String o : List.of("--pending-dir", "--data-dir", "--force", "--dry-run", "--json", "--help", "--version")) {
+            assertTrue(clearHelp.contains(o), o + " missing from: " + clearHelp);
+        }
     }
 }
