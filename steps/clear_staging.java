@@ -27,9 +27,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "clear-staging", mixinStandardHelpOptions = true,
-        description = {"Step 7: clear from the site's staging only the upload jobs that are downloaded, ingested,",
-                "uploaded and pushed (data/runs/jobs.json), and mark them processed; say for every other job",
-                "why not and what to run.", "",
+        description = {"Step 7: clear from the site's staging only the upload jobs that are downloaded,",
+                "ingested, uploaded and pushed (data/runs/jobs.json), and mark them processed;",
+                "say for every other job why not and what to run.", "",
                 "Example: ./jbang steps/clear_staging.java --dry-run"})
 public class clear_staging implements Callable<Integer> {
     @Mixin KitOptions.Folders folders;
