@@ -161,7 +161,7 @@ class SyncFaultsTest {
     void malformedJsonListingDownloadsNothingAndSaysSo(@TempDir Path dir) throws Exception {
         try (FaultySite site = new FaultySite(r -> FaultySite.json("{\"files\": [{\"path\": \"a1b2c3d4/x.jpg\", "))) {
             TestConsole tc = new TestConsole();
-            KitException e = assertThrows(KitException.class, () -> download_staged.run(client(site), dir, false, false, tc.console));
+            KitException e = assertThrows(KitException.class, () -> StepRunner.run(new DownloadStep(client(site)), TestContext.under(dir, tc.console)));
             assertTrue(e.getMessage().contains("not valid JSON"), e.getMessage());
             assertEquals(List.of(), filesUnder(dir));
         }
@@ -173,7 +173,7 @@ class SyncFaultsTest {
 
     @Test
     void hostilePathsAreRefusedWhileTheRestIsDownloaded(@TempDir Path tmp) throws Exception {
-        Path dest = tmp.resolve("pending");
+        Path dest = tmp.resolve("raw_photos/pending");
         byte[] good = "good photo".getBytes(StandardCharsets.UTF_8);
         String[] hostile = {"../escape.jpg", "/etc/passwd", "a1b2c3d4/../../escape2.jpg", "a1b2c3d4/./x.jpg", "C:/win.jpg", "a1b2c3d4\\\\..\\\\x.jpg"};
         StringBuilder files = new StringBuilder("{\"files\": [");
@@ -181,12 +181,19 @@ class SyncFaultsTest {
         files.append("{\"filename\": \"ok.jpg\", \"path\": \"a1b2c3d4/ok.jpg\", \"size_bytes\": ").append(good.length).append("}]}");
         try (FaultySite site = new FaultySite(r -> r.path().startsWith("/api/sync/staged/download/") ? FaultySite.bytes(good) : FaultySite.json(files.toString()))) {
             TestConsole tc = new TestConsole();
-            download_staged.Result result = download_staged.run(client(site), dest, false, false, tc.console);
-            assertEquals(hostile.length, result.failures());
-            assertEquals(List.of("a1b2c3d4/ok.jpg"), filesUnder(tmp.resolve("pending")));
-            assertEquals(List.of("pending/a1b2c3d4/ok.jpg"), filesUnder(tmp), "nothing lands outside the destination");
+            DownloadStep.Result result = StepRunner.run(new DownloadStep(client(site)), TestContext.under(tmp, tc.console)).result();
+            assertEquals(hostile.length, result.failures().size(), result.failures().toString());
+            assertEquals(List.of("a1b2c3d4/ok.jpg"), filesUnder(dest));
+            assertEquals(List.of("raw_photos/pending/a1b2c3d4/ok.jpg"), filesUnder(tmp.resolve("raw_photos")).stream().map(p -> "raw_photos/" + p).toList(),
+                    "nothing lands outside the destination");
+            assertFalse(Files.exists(tmp.resolve("escape.jpg")) || Files.exists(tmp.resolve("raw_photos/escape.jpg")) || Files.exists(tmp.resolve("escape2.jpg")));
             assertEquals(1, site.count("/api/sync/staged/download/"), "a refused path is never even requested");
-            assertTrue(tc.text().contains("refused staged path '../escape.jpg'"), tc.text());
+            assertTrue(tc.text().contains("refused ../escape.jpg (its name is refused: it holds '..'): it is left on the site"), tc.text());
+            assertTrue(result.failures().get(0).startsWith("../escape.jpg: left on the site"), result.failures().toString());
+            // the hostile names inside a1b2c3d4/ belong to that job (not to a made-up one): it is not complete
+            DownloadStep.JobResult job = result.jobs().stream().filter(j -> j.jobId().equals("a1b2c3d4")).findFirst().orElseThrow();
+            assertEquals(List.of("a1b2c3d4/../../escape2.jpg", "a1b2c3d4/./x.jpg"), job.left().stream().map(JobLedger.LeftFile::path).toList());
+            assertFalse(job.complete());
         }
     }
 
