@@ -261,13 +261,22 @@ public class process_uploads {
 
             if (begin(6, "push", "Push data to the site")) {
                 ask("Merge with the site's data and push identities.json and photo_index.json?", "push (step 6)");
-                ObjectNode s;
+                StepRunner.Outcome<PushStep.Plan, PushStep.Result> pushed;
                 try {
-                    s = push_to_production.run(site, f.data(), false, console);
+                    pushed = StepRunner.run(new PushStep(), new KitContext(config,
+                            Layout.standard(config.root()).withData(f.data()).withPhotos(f.photos()).withCrops(f.crops()).withPending(f.pending())
+                                    .withModels(f.models()), console, KitContext.Mode.APPLY));
                 } catch (KitException e) {
                     console.error(e);
                     throw new Stopped("The push failed: staging was left as it is. Fix the cause, then run again (or ./jbang push).", true);
                 }
+                if (pushed.failed()) {
+                    for (String why : pushed.result().failures()) console.error(why);
+                    throw new Stopped("The push failed: staging was left as it is. Fix the cause, then run again (or ./jbang push).", true);
+                }
+                ObjectNode s = JsonFiles.object();
+                s.set("merge_report", JsonFiles.MAPPER.valueToTree(pushed.result().report()));
+                s.put("backup", pushed.result().backupLabel());
                 journal.markJobs(journal.jobsAt("uploaded", "pushed"), "pushed");
                 journal.markStepDone("push", s);
             }
