@@ -1,8 +1,10 @@
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Checks that the archive's two documents agree with each other before anything is pushed:
@@ -19,6 +21,8 @@ public final class ArchiveIntegrity {
         JsonNode ids = identities.path("identities");
         JsonNode photos = photoIndex.path("photos");
         JsonNode f2p = photoIndex.path("face_to_photo");
+        // faces already named by the identity checks are not named twice
+        Set<String> reported = new HashSet<>();
 
         // every face of an identity is registered, and its photo lists it
         for (var it = ids.fields(); it.hasNext(); ) {
@@ -34,13 +38,29 @@ public final class ArchiveIntegrity {
                 JsonNode photo = photos.get(photoId.asText());
                 if (photo == null) {
                     add(out, "face " + face + " of " + who + " points to photo " + photoId.asText() + ", which is not in photo_index.json");
+                    reported.add(face);
                 } else if (!contains(photo.path("face_ids"), face)) {
                     add(out, "photo " + photoId.asText() + " does not list face " + face + " of " + who);
+                    reported.add(face);
                 }
             }
             JsonNode into = identity.get("merged_into");
             if (into != null && !into.isNull() && !ids.has(into.asText())) {
                 add(out, who + " is merged into " + into.asText() + ", which does not exist");
+            }
+        }
+        // every face_to_photo entry points to a photo that exists and lists that face: the site
+        // shows a face through this map, so a dangling entry is a broken link on the site
+        Set<String> listed = new HashSet<>();
+        for (JsonNode photo : photos) for (JsonNode f : photo.path("face_ids")) listed.add(f.asText());
+        for (var it = f2p.fields(); it.hasNext(); ) {
+            var e = it.next();
+            String face = e.getKey(), photoId = e.getValue().asText();
+            if (reported.contains(face)) continue;
+            if (!photos.has(photoId)) {
+                add(out, "face_to_photo entry " + face + " points to photo " + photoId + ", which is not in photo_index.json");
+            } else if (!listed.contains(face)) {
+                add(out, "face_to_photo entry " + face + " (photo " + photoId + ") names a face that no photo lists");
             }
         }
         // no two photos share a basename: the site builds each photo's public URL from it

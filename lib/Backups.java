@@ -140,6 +140,29 @@ public final class Backups {
         return counts;
     }
 
+    /** A backup that does not parse as the right documents, and why. */
+    public record Skipped(String label, String problem) {}
+
+    /** The newest good backup (null when there is none) and the newer ones passed over because they are not good. */
+    public record Latest(Backup backup, int[] counts, List<Skipped> skipped) {}
+
+    /**
+     * The newest backup whose every file parses as the right kind of document. A backup made
+     * of a damaged file (backup copies whatever it finds) is never the answer while a good
+     * one exists; each one passed over is named with its problem.
+     */
+    public Latest latestValid() throws IOException {
+        List<Skipped> skipped = new ArrayList<>();
+        for (Backup b : list()) {
+            try {
+                return new Latest(b, verify(b), skipped);
+            } catch (KitException e) {
+                skipped.add(new Skipped(b.label(), e.getMessage()));
+            }
+        }
+        return new Latest(null, new int[] {-1, -1}, skipped);
+    }
+
     private static JsonNode parse(Path p) {
         try {
             return JsonFiles.read(p);

@@ -2,6 +2,12 @@ import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import picocli.CommandLine;
 
 /**
@@ -55,18 +61,43 @@ public final class StepMain {
 
     /** A failure as the user sees it: the message and what to do, never a stack trace. */
     public static int report(Throwable t) {
+        // Exception texts may quote what a library was given (e.g. a header holding the token):
+        // every line goes out through masked(), so no configured secret is ever printed.
         if (t instanceof UsageException u) {
-            System.err.println("Usage error: " + u.getMessage() + " (see --help)");
+            System.err.println(masked("Usage error: " + u.getMessage() + " (see --help)"));
             return USAGE;
         }
         if (t instanceof KitException e) {
-            for (String line : e.lines()) System.err.println(line == e.lines().get(0) ? "ERROR: " + line : line);
+            for (String line : e.lines()) System.err.println(masked(line == e.lines().get(0) ? "ERROR: " + line : line));
         } else {
-            System.err.println("ERROR: unexpected failure: " + t);
+            System.err.println(masked("ERROR: unexpected failure: " + t));
             System.err.println("  -> nothing was left half-written; run again with KIT_DEBUG=1 for details and report it");
         }
-        if ("1".equals(System.getenv("KIT_DEBUG"))) t.printStackTrace();
+        if ("1".equals(System.getenv("KIT_DEBUG"))) {
+            java.io.StringWriter trace = new java.io.StringWriter();
+            t.printStackTrace(new java.io.PrintWriter(trace));
+            System.err.print(masked(trace.toString()));
+        }
         return FAILED;
+    }
+
+    /** Values never to be printed (tokens, keys); KitConfig hands over every secret it loads. */
+    private static final Set<String> SECRETS = ConcurrentHashMap.newKeySet();
+
+    /** Adds values that every failure StepMain prints will show as ****. */
+    public static void hideSecrets(Collection<String> values) {
+        // Very short values would mask ordinary words; no real token or key is that short.
+        for (String v : values) if (v != null && v.strip().length() >= 4) SECRETS.add(v);
+    }
+
+    /** {@code text} with every secret handed to {@link #hideSecrets} replaced by ****. */
+    public static String masked(String text) {
+        if (text == null || SECRETS.isEmpty()) return text;
+        List<String> secrets = new ArrayList<>(SECRETS);
+        secrets.sort(Comparator.comparingInt(String::length).reversed());
+        String out = text;
+        for (String s : secrets) out = out.replace(s, "****");
+        return out;
     }
 
     /** Transitional (lib/Args): --help was asked for; carries the text. */

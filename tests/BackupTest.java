@@ -53,7 +53,7 @@ class BackupTest {
         // the archive changes after the backup ...
         Files.writeString(dir.resolve("identities.json"), "{\"schema_version\": 1, \"identities\": {}}");
         Files.writeString(dir.resolve("photo_index.json"), "{\"photos\": {}}");
-        restore_backup.restore(dir, label, quiet());
+        restore_backup.restore(TestContext.withData(dir, quiet()), label);
         assertArrayEquals(ids, Files.readAllBytes(dir.resolve("identities.json")));
         assertArrayEquals(photos, Files.readAllBytes(dir.resolve("photo_index.json")));
         // ... and the state before the restore was itself backed up
@@ -69,7 +69,7 @@ class BackupTest {
         Files.writeString(backups.resolve("identities.json.20260101-000000.bak"), "{\"identities\": {\"x\": [");
         Files.copy(FIXTURE.resolve("photo_index.json"), backups.resolve("photo_index.json.20260101-000000.bak"));
         byte[] before = Files.readAllBytes(dir.resolve("identities.json"));
-        KitException e = assertThrows(KitException.class, () -> restore_backup.restore(dir, "20260101-000000", quiet()));
+        KitException e = assertThrows(KitException.class, () -> restore_backup.restore(TestContext.withData(dir, quiet()), "20260101-000000"));
         assertTrue(e.getMessage().contains("refusing") && e.getMessage().contains("not valid JSON"), e.getMessage());
         assertArrayEquals(before, Files.readAllBytes(dir.resolve("identities.json")));
         try (var s = Files.list(backups)) {
@@ -83,7 +83,7 @@ class BackupTest {
         Path backups = Files.createDirectories(dir.resolve("backups"));
         // a photo index saved under the identities name
         Files.copy(FIXTURE.resolve("photo_index.json"), backups.resolve("identities.json.manual.bak"));
-        KitException e = assertThrows(KitException.class, () -> restore_backup.restore(dir, "manual", quiet()));
+        KitException e = assertThrows(KitException.class, () -> restore_backup.restore(TestContext.withData(dir, quiet()), "manual"));
         assertTrue(e.getMessage().contains("looks like a photo index"), e.getMessage());
     }
 
@@ -113,5 +113,41 @@ class BackupTest {
         KitProcess.Result restored = KitProcess.run("steps/restore_backup.java", "--data-dir", dir.toString(), "--latest");
         assertEquals(0, restored.exitCode(), restored.all());
         assertTrue(Arrays.equals(Files.readAllBytes(FIXTURE.resolve("identities.json")), Files.readAllBytes(dir.resolve("identities.json"))));
+    }
+
+    /** Issue 11 item 9c: a backup of a damaged identities.json must not block --latest while a good backup exists. */
+    @Test
+    void restoreLatestSkipsANewerDamagedBackupAndSaysWhich(@TempDir Path dir) throws Exception {
+        seed(dir);
+        byte[] good = Files.readAllBytes(dir.resolve("identities.json"));
+        String goodLabel = StepRunner.run(new BackupStep(), TestContext.withData(dir, quiet())).result().label();
+        Files.writeString(dir.resolve("identities.json"), "{\"identities\": {\"x\": [");
+        TestConsole backupSays = new TestConsole();
+        String badLabel = StepRunner.run(new BackupStep(), TestContext.withData(dir, backupSays.console)).result().label();
+        assertTrue(backupSays.text().contains("not a good one"), "backup warns it copied a damaged file: " + backupSays.text());
+        assertEquals(badLabel, new Backups(dir).list().get(0).label(), "the damaged backup is the newest");
+
+        KitProcess.Result r = KitProcess.run("steps/restore_backup.java", "--data-dir", dir.toString(), "--latest", "--json");
+        assertEquals(0, r.exitCode(), r.all());
+        assertTrue(r.stderr().contains("skipping backup " + badLabel + ", which is not a good one") && r.stderr().contains("not valid JSON"), r.stderr());
+        assertTrue(r.stderr().contains("Restoring the newest good backup instead: " + goodLabel), r.stderr());
+        var json = JsonFiles.parse(r.stdout(), "stdout");
+        assertEquals(goodLabel, json.get("restored").asText());
+        assertEquals(badLabel, json.at("/skipped/0/label").asText());
+        assertArrayEquals(good, Files.readAllBytes(dir.resolve("identities.json")), "the good backup is back, byte for byte");
+    }
+
+    @Test
+    void restoreLatestWithOnlyDamagedBackupsRefusesAndChangesNothing(@TempDir Path dir) throws Exception {
+        seed(dir);
+        Path backups = Files.createDirectories(dir.resolve("backups"));
+        Files.writeString(backups.resolve("identities.json.20260101-000000.bak"), "not json");
+        byte[] before = Files.readAllBytes(dir.resolve("identities.json"));
+        KitException e = assertThrows(KitException.class, () -> restore_backup.restoreLatest(TestContext.withData(dir, quiet())));
+        assertTrue(e.getMessage().contains("none of the 1 backups") && e.fix().contains("nothing was changed"), e.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(dir.resolve("identities.json")));
+        try (var s = Files.list(backups)) {
+            assertEquals(1, s.count(), "no safety backup either");
+        }
     }
 }

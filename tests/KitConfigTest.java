@@ -54,4 +54,32 @@ class KitConfigTest {
         assertEquals(root.toAbsolutePath().normalize().resolve("raw_photos/crops"), c.cropsDir(null));
         assertEquals(Path.of("/elsewhere/data"), c.dataDir("/elsewhere/data"));
     }
+
+    /** Issue 11 item 3: a value pasted with its line end is trimmed at load; one with a control character inside is refused by name. */
+    @Test
+    void valuesAreTrimmedAndControlCharactersRefusedNamingTheVariableNeverTheValue(@TempDir Path root) throws Exception {
+        Files.writeString(root.resolve(".env"), String.join("\n",
+                "RHODESLI_SYNC_TOKEN=\"tok-from-dotenv\\n\"",
+                "R2_SECRET_ACCESS_KEY=\"secret-with-cr\r\"",
+                "R2_BUCKET_NAME=\"bucket\\tname\"", ""));
+        KitConfig c = KitConfig.load(root, Map.of("RHODESLI_SITE_URL", " https://site.example\r\n"));
+        assertEquals("tok-from-dotenv", c.get("RHODESLI_SYNC_TOKEN"), "\\n of a quoted .env value, then trimmed");
+        assertEquals("secret-with-cr", c.get("R2_SECRET_ACCESS_KEY"), "a CR pasted inside the quotes");
+        assertEquals("https://site.example", c.get("RHODESLI_SITE_URL"), "the environment's value is trimmed too");
+        assertNull(c.get("R2_BUCKET_NAME"), "a tab inside the value: refused");
+        assertTrue(c.unusable("R2_BUCKET_NAME"));
+        assertEquals(List.of("R2_BUCKET_NAME"), c.warnings().stream().filter(w -> w.contains("control character")).map(w -> w.substring(0, w.indexOf(' '))).toList());
+        for (String w : c.warnings()) assertFalse(w.contains("bucket") || w.contains("name\t"), "a warning never shows a value: " + w);
+
+        KitConfig env = KitConfig.load(root, Map.of("RHODESLI_SYNC_TOKEN", "tok\u0001inside", "RHODESLI_SITE_URL", "https://site.example"));
+        assertNull(env.get("RHODESLI_SYNC_TOKEN"), "the environment wins, and its value is unusable");
+        KitException e = assertThrows(KitException.class, () -> env.require(KitConfig.SITE_VARIABLES, "Talking to the site"));
+        assertEquals("Talking to the site needs RHODESLI_SYNC_TOKEN (set, but it holds a control character, e.g. a line break, inside its value)", e.getMessage());
+        assertFalse(e.getMessage().contains("inside\u0001") || e.getMessage().contains("tok"), e.getMessage());
+        assertEquals("RHODESLI_SYNC_TOKEN is unusable (it holds a control character, e.g. a line break, inside its value)", env.describe("RHODESLI_SYNC_TOKEN"));
+        KitException both = assertThrows(KitException.class, () -> KitConfig.load(root, Map.of("RHODESLI_SYNC_TOKEN", "tok\u0001inside"))
+                .require(List.of("RHODESLI_SITE_URL", "RHODESLI_SYNC_TOKEN"), "X"));
+        assertTrue(both.getMessage().startsWith("X needs RHODESLI_SITE_URL (not set) and RHODESLI_SYNC_TOKEN (set, but"), both.getMessage());
+        assertEquals(java.util.Set.of("tok-from-dotenv", "secret-with-cr"), c.secretValues());
+    }
 }

@@ -2,11 +2,20 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
-/** The push merge against shared/fixtures/legacy-archive/push-merge: exact documents and report. */
+/**
+ * The push merge against shared/fixtures/legacy-archive/push-merge (exact documents and report),
+ * the integrity check that guards every push, and the push and restore commands' options.
+ */
 class PushMergeTest {
     static final Path DIR = KitProcess.root().resolve("../shared/fixtures/legacy-archive/push-merge").normalize();
 
@@ -73,5 +82,80 @@ class PushMergeTest {
                 "the legacy archive is consistent");
         // the push-merge fixture's local copy holds a candidate face that was never registered
         assertEquals(1, ArchiveIntegrity.problems(read("local-identities.json"), read("local-photo_index.json")).size());
+    }
+
+    @Test
+    void integrityCheckNamesFaceToPhotoEntriesNoPhotoListsOrThatPointToNoPhoto() throws Exception {
+        JsonNode ids = JsonFiles.parse("""
+                {"identities": {"a": {"name": "A", "anchor_ids": ["f1"]}}}""", "ids");
+        JsonNode photos = JsonFiles.parse("""
+                {"photos": {"p1": {"path": "a.jpg", "face_ids": ["f1"]}},
+                 "face_to_photo": {"f1": "p1", "orphan-face": "p1", "lost-face": "no-such-photo"}}""", "photos");
+        List<String> problems = ArchiveIntegrity.problems(ids, photos);
+        assertEquals(2, problems.size(), problems.toString());
+        assertTrue(problems.stream().anyMatch(p -> p.contains("orphan-face") && p.contains("no photo lists")), problems.toString());
+        assertTrue(problems.stream().anyMatch(p -> p.contains("lost-face") && p.contains("no-such-photo") && p.contains("not in photo_index.json")), problems.toString());
+    }
+
+    /** Issue 11 item 6: such entries were pushed to the site; now the push refuses, names them and sends nothing. */
+    @Test
+    void pushRefusesDanglingFaceToPhotoEntriesNamesThemAndSendsNothing(@TempDir Path tmp) throws Exception {
+        Path legacy = ArchiveFilesTest.FIXTURE, siteRoot = Files.createDirectories(tmp.resolve("site"));
+        Path data = Files.createDirectories(tmp.resolve("work/data"));
+        for (String n : ArchiveFiles.NAMES) {
+            Files.copy(legacy.resolve(n), siteRoot.resolve(n));
+            Files.copy(legacy.resolve(n), data.resolve(n));
+        }
+        ObjectNode index = new ArchiveFiles(data).readPhotoIndex();
+        String aPhoto = index.get("photos").fieldNames().next();
+        ((ObjectNode) index.get("face_to_photo")).put("orphan-face-1", aPhoto).put("lost-face-2", "no-such-photo");
+        new ArchiveFiles(data).writePhotoIndex(index);
+        byte[] localBefore = Files.readAllBytes(data.resolve("photo_index.json"));
+        byte[] siteIds = Files.readAllBytes(siteRoot.resolve("identities.json")), sitePhotos = Files.readAllBytes(siteRoot.resolve("photo_index.json"));
+        List<String> requests = Collections.synchronizedList(new ArrayList<>());
+        try (local_site.Running site = local_site.start(siteRoot, 0, "integrity-token", requests::add)) {
+            KitContext ctx = TestContext.under(tmp.resolve("work"), Map.of("RHODESLI_SITE_URL", site.url(), "RHODESLI_SYNC_TOKEN", "integrity-token"),
+                    new TestConsole().console, KitContext.Mode.APPLY);
+            KitException e = assertThrows(KitException.class, () -> StepRunner.run(new PushStep(), ctx));
+            assertTrue(e.getMessage().startsWith("refusing to push: the local archive in " + data + " fails its integrity check (2 problems)"), e.getMessage());
+            assertTrue(e.getMessage().contains("face_to_photo entry orphan-face-1 (photo " + aPhoto + ") names a face that no photo lists"), e.getMessage());
+            assertTrue(e.getMessage().contains("face_to_photo entry lost-face-2 points to photo no-such-photo"), e.getMessage());
+            assertTrue(e.fix().contains("nothing was pushed"), e.fix());
+        }
+        assertFalse(requests.stream().anyMatch(r -> r.contains("/api/sync/push")), "nothing was sent to the site: " + requests);
+        assertArrayEquals(siteIds, Files.readAllBytes(siteRoot.resolve("identities.json")));
+        assertArrayEquals(sitePhotos, Files.readAllBytes(siteRoot.resolve("photo_index.json")));
+        assertArrayEquals(localBefore, Files.readAllBytes(data.resolve("photo_index.json")));
+        assertFalse(Files.exists(data.resolve("backups")));
+    }
+
+    /** The plan's JSON (--json, the pipeline's plans) holds the report and never the documents themselves. */
+    @Test
+    void thePlansJsonHoldsTheReportNotTheDocuments() throws Exception {
+        ArchiveMerge.Result ids = ArchiveMerge.mergeIdentities(read("local-identities.json"), read("production-identities.json"));
+        ArchiveMerge.Result photos = ArchiveMerge.mergePhotoIndex(read("local-photo_index.json"), read("production-photo_index.json"));
+        PushStep.Plan plan = new PushStep.Plan("http://site", "data", 3, 4, new PushStep.Report(ids.counts(), photos.counts()), true, true,
+                read("local-identities.json"), read("local-photo_index.json"), null);
+        JsonNode json = plan.toJson();
+        assertEquals(read("expected-report.json").get("identities"), json.at("/report/identities"));
+        assertEquals(read("expected-report.json").get("photo_index"), json.at("/report/photos"));
+        assertTrue(json.get("local_changes").asBoolean() && json.get("production_changes").asBoolean());
+        assertFalse(JsonFiles.compact(json).contains("schema_version"), "no document in the plan's JSON: " + json);
+        assertFalse(JsonFiles.compact(JsonFiles.MAPPER.valueToTree(plan)).contains("local_identities"), "nor when serialised as a record");
+    }
+
+    /** Every option each command accepts is listed by its --help (a real process, as a user runs it). */
+    @Test
+    void pushAndRestoreHelpListEveryOption() throws Exception {
+        for (Object[] c : List.of(new Object[] {"steps/push_to_production.java", new push_to_production()},
+                new Object[] {"steps/restore_backup.java", new restore_backup()})) {
+            KitProcess.Result help = KitProcess.run((String) c[0], "--help");
+            assertEquals(0, help.exitCode(), help.all());
+            for (CommandLine.Model.OptionSpec o : new CommandLine(c[1]).getCommandSpec().options()) {
+                for (String name : o.names()) assertTrue(help.stdout().contains(name), c[0] + " --help does not list " + name + ":\n" + help.stdout());
+            }
+        }
+        KitProcess.Result wrong = KitProcess.run("steps/push_to_production.java", "--no-such-option");
+        assertEquals(2, wrong.exitCode(), wrong.all());
     }
 }

@@ -203,6 +203,11 @@ class SiteFlowTest {
         }
     }
 
+    /** Step 6 on this test's archive (tmp/data) against the local site. */
+    KitContext pushContext(TestConsole tc, KitContext.Mode mode) {
+        return TestContext.under(tmp, Map.of("RHODESLI_SITE_URL", site.url(), "RHODESLI_SYNC_TOKEN", TOKEN), tc.console, mode);
+    }
+
     void seedProductionAndLocal() throws Exception {
         for (String n : ArchiveFiles.NAMES) {
             Files.copy(LEGACY.resolve(n), siteRoot.resolve(n));
@@ -226,10 +231,10 @@ class SiteFlowTest {
         new ArchiveFiles(dataDir).writeIdentities(local);
 
         TestConsole tc = new TestConsole();
-        ObjectNode summary = push_to_production.run(client, dataDir, false, tc.console);
-        assertTrue(summary.get("pushed").asBoolean() && summary.get("verified").asBoolean(), tc.text());
-        assertEquals(1, summary.at("/merge_report/identities/new_local").asInt());
-        assertEquals(1, summary.at("/merge_report/identities/kept_production").asInt());
+        PushStep.Result r = StepRunner.run(new PushStep(), pushContext(tc, KitContext.Mode.APPLY)).result();
+        assertTrue(r.pushed() && r.verified() && r.failures().isEmpty(), tc.text());
+        assertEquals(1, r.report().identities().newLocal());
+        assertEquals(1, r.report().identities().keptProduction());
         JsonNode onSite = JsonFiles.read(siteRoot.resolve("identities.json"));
         assertEquals("Named On The Site", onSite.at("/identities/" + renamed + "/name").asText(), "the admin's rename survives");
         assertTrue(onSite.get("identities").has("new-identity"));
@@ -247,13 +252,14 @@ class SiteFlowTest {
         byte[] siteBefore = Files.readAllBytes(siteRoot.resolve("identities.json"));
         byte[] localBefore = Files.readAllBytes(dataDir.resolve("identities.json"));
         TestConsole tc = new TestConsole();
-        ObjectNode summary = push_to_production.run(client, dataDir, true, tc.console);
-        assertFalse(summary.get("pushed").asBoolean());
+        var outcome = StepRunner.run(new PushStep(), pushContext(tc, KitContext.Mode.DRY_RUN));
+        assertNull(outcome.result(), "a dry run never applies");
+        assertTrue(outcome.plan().nothingToDo(), "local and production hold the same data");
         assertArrayEquals(siteBefore, Files.readAllBytes(siteRoot.resolve("identities.json")));
         assertArrayEquals(localBefore, Files.readAllBytes(dataDir.resolve("identities.json")));
         assertFalse(Files.exists(dataDir.resolve("backups")));
-        assertTrue(tc.text().contains("Dry run: nothing was written locally and nothing was pushed."), tc.text());
-        assertTrue(tc.text().contains("Production now holds "), tc.text());
+        assertTrue(tc.text().contains("Dry run: nothing was changed"), tc.text());
+        assertTrue(tc.text().contains("holds 49 identities and 81 photos"), tc.text());
     }
 
     @Test
@@ -261,9 +267,9 @@ class SiteFlowTest {
         seedProductionAndLocal();
         byte[] before = Files.readAllBytes(dataDir.resolve("identities.json"));
         site.close();
-        SyncClient down = new SyncClient(site.url(), TOKEN, new SyncClient.Settings(java.time.Duration.ofSeconds(1),
-                java.time.Duration.ofSeconds(2), java.time.Duration.ofSeconds(2), 2, java.time.Duration.ofMillis(10), java.time.Duration.ofMillis(20)));
-        KitException e = assertThrows(KitException.class, () -> push_to_production.run(down, dataDir, false, new TestConsole().console));
+        PushStep quick = new PushStep(new PushStep.Options(3, new SyncClient.Settings(java.time.Duration.ofSeconds(1),
+                java.time.Duration.ofSeconds(2), java.time.Duration.ofSeconds(2), 2, java.time.Duration.ofMillis(10), java.time.Duration.ofMillis(20))));
+        KitException e = assertThrows(KitException.class, () -> StepRunner.run(quick, pushContext(new TestConsole(), KitContext.Mode.APPLY)));
         assertTrue(e.getMessage().startsWith("refusing to push: could not fetch production's copy"), e.getMessage());
         assertArrayEquals(before, Files.readAllBytes(dataDir.resolve("identities.json")));
         assertFalse(Files.exists(dataDir.resolve("backups")));
@@ -278,9 +284,9 @@ class SiteFlowTest {
         new ArchiveFiles(dataDir).writeIdentities(ids);
         byte[] siteBefore = Files.readAllBytes(siteRoot.resolve("identities.json"));
         TestConsole tc = new TestConsole();
-        KitException e = assertThrows(KitException.class, () -> push_to_production.run(client, dataDir, false, tc.console));
+        KitException e = assertThrows(KitException.class, () -> StepRunner.run(new PushStep(), pushContext(tc, KitContext.Mode.APPLY)));
         assertTrue(e.getMessage().contains("fails its integrity check"), e.getMessage());
-        assertTrue(tc.text().contains("never-registered-face"), tc.text());
+        assertTrue(e.getMessage().contains("never-registered-face"), e.getMessage());
         assertArrayEquals(siteBefore, Files.readAllBytes(siteRoot.resolve("identities.json")));
     }
 
