@@ -309,16 +309,19 @@ public class process_uploads {
                 try (FaceModels models = FaceModels.open(f.models(), 1)) {
                     console.info(String.format("Models loaded in %.2f s (%s).", models.loadSeconds, models.embeddingModel));
                     for (String job : jobs) {
-                        ObjectNode r = ingest_inbox.run(new ingest_inbox.Options(f.pending().resolve(job), job, null, null,
-                                f.data(), f.photos(), f.crops(), f.models()), models, console);
+                        // Transitional (the lead rewrites this loop): one job through IngestStep, read back as the old JSON.
+                        KitContext ictx = new KitContext(config, Layout.standard(config.root()).withData(f.data()).withPhotos(f.photos())
+                                .withCrops(f.crops()).withPending(f.pending()).withModels(f.models()), console, KitContext.Mode.APPLY);
+                        IngestStep.Result res = StepRunner.run(new IngestStep(IngestStep.Options.folders(
+                                List.of(new UploadFolder(job, f.pending().resolve(job)))), models), ictx).result();
+                        IngestStep.JobResult jr = res.jobs().get(0);
+                        ObjectNode r = (ObjectNode) JsonFiles.MAPPER.valueToTree(jr);
                         perJob.add(r);
-                        for (JsonNode p : r.path("photos")) faces += p.path("faces").size();
-                        photos += r.path("photos").size();
-                        ArrayNode ids = JsonFiles.MAPPER.createArrayNode();
-                        for (JsonNode p : r.path("photos")) ids.add(p.path("photo_id").asText());
-                        for (JsonNode d : r.path("duplicates")) if (d.hasNonNull("photo_id")) ids.add(d.path("photo_id").asText());
+                        faces += jr.facesFound();
+                        photos += jr.photosAdded();
+                        ArrayNode ids = JsonFiles.MAPPER.valueToTree(jr.photoIds());
                         journal.setJobField(job, "photo_ids", ids);
-                        if (r.path("errors").size() == 0) {
+                        if (jr.errors().isEmpty()) {
                             journal.markJobs(List.of(job), "ingested");
                         } else {
                             console.warn("job " + job + ": " + r.path("errors").size() + " file(s) could not be processed;"
