@@ -100,6 +100,49 @@ class IngestTest {
         assertEquals(5, EmbeddingStore.open(dir.resolve("data")).size());
     }
 
+    /** The pipeline's choice: every job the ledger shows downloaded and not yet ingested, each recorded as far as it got. */
+    @Test
+    void everyDownloadedJobIsIngestedAndOnlyCompleteJobsAreRecordedAsIngested(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
+        KitContext ctx = TestContext.under(dir, new TestConsole().console);
+        Path pending = ctx.layout().pending();
+        byte[] bbt4 = Files.readAllBytes(EVAL.resolve("group-photos/bbt4.jpg"));
+        Files.createDirectories(pending.resolve("job-1"));
+        Files.createDirectories(pending.resolve("job-2"));
+        Files.createDirectories(pending.resolve("job-3"));
+        Files.copy(EVAL.resolve("group-photos/bbt2.jpg"), pending.resolve("job-1/bbt2.jpg"));
+        Files.copy(EVAL.resolve("group-photos/bbt3.jpg"), pending.resolve("job-2/bbt3.jpg"));
+        Files.write(pending.resolve("job-2/broken.jpg"), Arrays.copyOf(bbt4, bbt4.length / 3));
+        Files.write(pending.resolve("job-3/bbt4.jpg"), bbt4);
+        JobLedger ledger = ctx.ledger();
+        for (String job : List.of("job-1", "job-2", "job-3")) ledger.recordDownload(job, java.util.Map.of(), List.of());
+        ledger.mark(List.of("job-3"), JobLedger.Milestone.INGESTED);
+
+        IngestStep step = new IngestStep(IngestStep.Options.downloadedJobs(), FaceModelsTest.models());
+        IngestStep.Plan plan = step.plan(ctx);
+        assertEquals(List.of("job-1", "job-2"), plan.jobs().stream().map(IngestStep.JobPlan::jobId).toList(), "job-3 was ingested before");
+        assertTrue(plan.jobs().get(0).willBeIngested());
+        assertFalse(plan.jobs().get(1).willBeIngested(), "broken.jpg cannot be added");
+        IngestStep.Result r = step.apply(plan, ctx);
+
+        assertEquals(2, r.photosAdded());
+        assertEquals(8, r.facesFound(), "3 + 5 faces");
+        assertTrue(r.jobs().get(0).recorded());
+        assertFalse(r.jobs().get(1).ingested());
+        assertEquals(1, r.failures().size(), r.failures().toString());
+        assertTrue(r.failures().get(0).startsWith("job job-2, broken.jpg: broken.jpg is damaged"), r.failures().get(0));
+        JobLedger after = ctx.ledger();
+        assertTrue(after.reached("job-1", JobLedger.Milestone.INGESTED));
+        assertEquals(r.jobs().get(0).photoIds(), after.job("job-1").photoIds());
+        assertFalse(after.reached("job-2", JobLedger.Milestone.INGESTED), "job-2 stays staged until broken.jpg is dealt with");
+
+        // Next time only job-2 is planned; with nothing new it can add, there is nothing to do.
+        IngestStep.Plan again = step.plan(ctx);
+        assertEquals(List.of("job-2"), again.jobs().stream().map(IngestStep.JobPlan::jobId).toList());
+        assertEquals(IngestStep.Action.DUPLICATE, again.jobs().get(0).photos().get(0).action());
+        assertTrue(again.nothingToDo());
+    }
+
     @Test
     void aTakenBasenameIsRenamedNeverOverwritten(@TempDir Path dir) throws Exception {
         Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
