@@ -2,7 +2,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -13,9 +16,62 @@ import java.util.concurrent.ThreadLocalRandom;
  * Writes that never leave a half-written file behind: the bytes go to a temporary file in
  * the same folder, are flushed to disk (fsync), and only then renamed over the target.
  * A crash at any moment leaves either the old file or the new one, never a mix.
+ *
+ * <p>A write the file system refuses (permissions, owner, a read-only or immutable folder, a
+ * file where a folder must be) fails with {@link FolderNotWritable}, whose message names the
+ * folder and what to check — not just the temporary file's path, as the bare exception would.
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
+
+    /** A folder the kit must write in refuses it; the message names the folder and what to do. */
+    public static final class FolderNotWritable extends IOException {
+        private final transient Path folder;
+
+        FolderNotWritable(Path folder, String what, IOException cause) {
+            super(what, cause);
+            this.folder = folder;
+        }
+
+        public Path folder() {
+            return folder;
+        }
+    }
+
+    /**
+     * {@code e} as the user should read it: a refusal of the file system (EACCES, EPERM,
+     * read-only) becomes a {@link FolderNotWritable} naming the folder; anything else is unchanged.
+     */
+    public static IOException explain(IOException e, Path target) {
+        if (e instanceof FolderNotWritable) return e;
+        if (e instanceof FileSystemException fse && refused(fse)) {
+            Path denied = (fse.getFile() != null ? Path.of(fse.getFile()) : target).toAbsolutePath().normalize();
+            Path folder = Files.isDirectory(denied) ? denied : parentOf(denied);
+            // Only refusals on the way to the target are about writing (a copy's unreadable source is not).
+            if (!parentOf(target).normalize().startsWith(folder)) return e;
+            String reason = fse.getReason() == null || e instanceof AccessDeniedException ? "" : " (" + fse.getReason().strip() + ")";
+            return new FolderNotWritable(folder, "permission denied: cannot write in the folder " + folder + reason
+                    + " -> check that folder's permissions and owner (ls -ld " + folder + "); the user running the kit must be able to write there", e);
+        }
+        return e;
+    }
+
+    private static boolean refused(FileSystemException e) {
+        if (e instanceof AccessDeniedException) return true;
+        String r = e.getReason() == null ? "" : e.getReason();
+        return r.contains("Operation not permitted") || r.contains("Read-only file system");
+    }
+
+    /** Creates {@code dir} and its parents; a file standing where a folder must be is named as such. */
+    private static void ensureFolder(Path dir) throws IOException {
+        try {
+            Files.createDirectories(dir);
+        } catch (FileAlreadyExistsException e) {
+            Path inTheWay = e.getFile() != null ? Path.of(e.getFile()) : dir;
+            throw new FolderNotWritable(inTheWay, "cannot write in the folder " + dir + ": " + inTheWay
+                    + " is a file, not a folder -> move that file aside (or point the kit at another folder)", e);
+        }
+    }
 
     /** The temporary name used next to {@code target}; starts with '.' and ends with '.part'. */
     public static Path tempFor(Path target) {
@@ -26,26 +82,28 @@ public final class AtomicFiles {
 
     public static void write(Path target, byte[] bytes) throws IOException {
         Path dir = parentOf(target);
-        Files.createDirectories(dir);
         Path tmp = tempFor(target);
         try {
+            ensureFolder(dir);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
                 while (buf.hasRemaining()) ch.write(buf);
                 ch.force(true);
             }
             moveIntoPlace(tmp, target);
+        } catch (IOException e) {
+            throw explain(e, target);
         } finally {
-            Files.deleteIfExists(tmp);
+            deleteQuietly(tmp);
         }
     }
 
     /** Streams {@code in} to {@code target} atomically; returns the number of bytes written. */
     public static long write(Path target, InputStream in) throws IOException {
         Path dir = parentOf(target);
-        Files.createDirectories(dir);
         Path tmp = tempFor(target);
         try {
+            ensureFolder(dir);
             long n;
             try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW)) {
                 n = in.transferTo(out);
@@ -53,17 +111,23 @@ public final class AtomicFiles {
             fsync(tmp);
             moveIntoPlace(tmp, target);
             return n;
+        } catch (IOException e) {
+            throw explain(e, target);
         } finally {
-            Files.deleteIfExists(tmp);
+            deleteQuietly(tmp);
         }
     }
 
     /** Copies a file byte for byte, atomically; refuses to replace an existing target when {@code overwrite} is false. */
     public static void copy(Path source, Path target, boolean overwrite) throws IOException {
         Path dir = parentOf(target);
-        Files.createDirectories(dir);
+        try {
+            ensureFolder(dir);
+        } catch (IOException e) {
+            throw explain(e, target);
+        }
         if (!overwrite && Files.exists(target)) {
-            throw new java.nio.file.FileAlreadyExistsException(target.toString());
+            throw new FileAlreadyExistsException(target.toString());
         }
         Path tmp = tempFor(target);
         try {
@@ -76,8 +140,21 @@ public final class AtomicFiles {
                 Files.createLink(target, tmp);
                 fsyncDir(dir);
             }
+        } catch (FileAlreadyExistsException e) {
+            throw e;  // the target appeared meanwhile: the caller's race to handle, not a permission problem
+        } catch (IOException e) {
+            throw explain(e, target);
         } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
+    /** Removes a temporary file; a failure here must not hide the failure that is being reported. */
+    private static void deleteQuietly(Path tmp) {
+        try {
             Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+            // nothing was renamed into place; a stray .part file is cleared by removeStaleParts
         }
     }
 
@@ -117,6 +194,11 @@ public final class AtomicFiles {
     public static void fsync(Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             ch.force(true);
+        } catch (AccessDeniedException e) {
+            // A copy of a read-only photo is read-only too; a read-only handle flushes it just as well on POSIX.
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                ch.force(true);
+            }
         }
     }
 

@@ -3,14 +3,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -41,7 +37,10 @@ import java.util.regex.Pattern;
  * precision values in its JSON lines; the legacy file itself is never written.
  *
  * <p>A face id appended again replaces the earlier vector (a re-run of an interrupted ingest),
- * keeping its place in the order.
+ * keeping its place in the order, and never gets a second row on disk: the segments that hold
+ * it are merged with the new one. Second rows an older kit left behind go at the next append.
+ *
+ * <p>The .npy layout is {@link NpyFloatMatrix}'s; the legacy file is read by {@link LegacyEmbeddings}.
  */
 public final class EmbeddingStore {
     /** One face's embedding and detection facts. mu: 512 floats, L2-normalised. bbox: x1,y1,x2,y2 in original pixels. */
@@ -64,6 +63,8 @@ public final class EmbeddingStore {
     private List<List<String>> segmentIds = new ArrayList<>();
     /** True when the faces came from the legacy file (no store on disk yet). */
     private boolean fromLegacy;
+    /** The first segment holding a row that a later row of the same face id replaces (left by an older kit), or -1. */
+    private int firstStaleSegment = -1;
 
     private EmbeddingStore(Path dataDir) {
         this.dataDir = dataDir;
@@ -79,7 +80,7 @@ public final class EmbeddingStore {
         } else if (Files.isRegularFile(dataDir.resolve(LEGACY_FILE))) {
             s.fromLegacy = true;
             s.manifest = newManifest();
-            for (LegacyFace lf : readLegacy(dataDir.resolve(LEGACY_FILE))) s.put(lf.face(), lf.meta());
+            for (LegacyEmbeddings.LegacyFace lf : LegacyEmbeddings.read(dataDir.resolve(LEGACY_FILE))) s.put(lf.face(), lf.meta());
         } else {
             s.manifest = newManifest();
         }
@@ -120,7 +121,8 @@ public final class EmbeddingStore {
      * Adds faces durably and atomically WITHOUT rewriting the whole store (cheap: called once per photo).
      * The new faces go to a new segment; trailing segments no bigger than it are merged into it
      * (size-tiered, like a binary counter), so a store built one photo at a time keeps about
-     * log2(faces) segments and each face is rewritten only a few times over its life.
+     * log2(faces) segments and each face is rewritten only a few times over its life. Segments
+     * holding a face id that is appended again are merged too, so no face ever has two rows.
      */
     public void append(List<Face> newFaces) {
         if (newFaces.isEmpty()) return;
@@ -133,8 +135,8 @@ public final class EmbeddingStore {
             if (fromLegacy && !faces.isEmpty()) {
                 // The first write of an archive that only had the legacy file: its faces become segment 1.
                 List<Face> legacy = new ArrayList<>(faces.values());
-                segs.add(writeSegment(nextSegmentName(segs), legacy, legacy.stream().map(f -> meta.get(f.faceId())).toList(),
-                        "imported from " + LEGACY_FILE));
+                segs.add(writeSegment(segmentName(nextSegmentNumber(segs)), legacy,
+                        legacy.stream().map(f -> meta.get(f.faceId())).toList(), "imported from " + LEGACY_FILE));
                 ids.add(legacy.stream().map(Face::faceId).toList());
             }
             int keep = segs.size(), pending = newFaces.size();
@@ -142,7 +144,9 @@ public final class EmbeddingStore {
                 keep--;
                 pending += segs.get(keep).path("count").asInt();
             }
-            // The merged segment: the popped segments' faces in order (latest version of each), then the new ones.
+            keep = Math.min(keep, firstSegmentHolding(ids, newFaces));
+            if (firstStaleSegment >= 0) keep = Math.min(keep, firstStaleSegment);
+            // The merged faces: the popped segments' faces in order (latest version of each, once), then the new ones.
             LinkedHashMap<String, Face> mergedFaces = new LinkedHashMap<>();
             LinkedHashMap<String, ObjectNode> mergedLines = new LinkedHashMap<>();
             for (int k = keep; k < ids.size(); k++) {
@@ -155,25 +159,52 @@ public final class EmbeddingStore {
                 mergedFaces.put(f.faceId(), f);
                 mergedLines.put(f.faceId(), metaOf(f));
             }
-            ObjectNode seg = writeSegment(nextSegmentName(segs), new ArrayList<>(mergedFaces.values()),
-                    new ArrayList<>(mergedLines.values()), null);
+            // One segment per run of equal vector length (a merge forced by a repeated id may span two models).
+            List<ObjectNode> written = new ArrayList<>();
+            List<List<String>> writtenIds = new ArrayList<>();
+            int number = nextSegmentNumber(segs);
+            List<Face> run = new ArrayList<>();
+            List<ObjectNode> runLines = new ArrayList<>();
+            for (Face f : mergedFaces.values()) {
+                if (!run.isEmpty() && run.get(0).mu().length != f.mu().length) {
+                    written.add(writeSegment(segmentName(number++), run, runLines, null));
+                    writtenIds.add(run.stream().map(Face::faceId).toList());
+                    run = new ArrayList<>();
+                    runLines = new ArrayList<>();
+                }
+                run.add(f);
+                runLines.add(mergedLines.get(f.faceId()));
+            }
+            written.add(writeSegment(segmentName(number), run, runLines, null));
+            writtenIds.add(run.stream().map(Face::faceId).toList());
             ObjectNode next = manifest.deepCopy();
             ArrayNode nextSegments = next.putArray("segments");
             for (int k = 0; k < keep; k++) nextSegments.add(segs.get(k));
-            nextSegments.add(seg);
+            written.forEach(nextSegments::add);
             writeManifest(next);
             // Only now that the new list is durable are the merged segments garbage.
             for (int k = keep; k < segs.size(); k++) deleteSegment(segs.get(k).path("name").asText());
             removeUnlisted(next);
             manifest = next;
             fromLegacy = false;
+            firstStaleSegment = -1;
             segmentIds = new ArrayList<>(ids.subList(0, keep));
-            segmentIds.add(new ArrayList<>(mergedFaces.keySet()));
+            segmentIds.addAll(writtenIds);
             for (Face f : newFaces) put(f, mergedLines.get(f.faceId()));
         } catch (IOException e) {
             throw new KitException("cannot write face embeddings in " + folder() + ": " + e.getMessage(),
-                    "check the free disk space and permissions of " + dataDir, e);
+                    "check the free disk space, and the permissions and owner of " + folder(), e);
         }
+    }
+
+    /** The first segment holding one of these faces' ids (they are being written again), or the segment count. */
+    private static int firstSegmentHolding(List<List<String>> ids, List<Face> again) {
+        Set<String> wanted = new java.util.HashSet<>();
+        for (Face f : again) wanted.add(f.faceId());
+        for (int k = 0; k < ids.size(); k++) {
+            for (String id : ids.get(k)) if (wanted.contains(id)) return k;
+        }
+        return ids.size();
     }
 
     /** Segment files the manifest does not list: left by a write that crashed before its manifest. */
@@ -225,10 +256,11 @@ public final class EmbeddingStore {
             oldSegments.forEach(n -> old.add((ObjectNode) n));
             ObjectNode next = manifest.deepCopy();
             ArrayNode nextSegments = next.putArray("segments");
-            if (!all.isEmpty()) nextSegments.add(writeSegment(nextSegmentName(old), all, lines, "rewritten whole"));
+            if (!all.isEmpty()) nextSegments.add(writeSegment(segmentName(nextSegmentNumber(old)), all, lines, "rewritten whole"));
             writeManifest(next);
             manifest = next;
             fromLegacy = false;
+            firstStaleSegment = -1;
             faces.clear();
             meta.clear();
             for (int i = 0; i < all.size(); i++) put(all.get(i), lines.get(i));
@@ -239,7 +271,7 @@ public final class EmbeddingStore {
             segmentIds.add(all.stream().map(Face::faceId).toList());
         } catch (IOException e) {
             throw new KitException("cannot rewrite face embeddings in " + folder() + ": " + e.getMessage(),
-                    "check the free disk space and permissions of " + dataDir, e);
+                    "check the free disk space, and the permissions and owner of " + folder(), e);
         }
     }
 
@@ -253,19 +285,23 @@ public final class EmbeddingStore {
         return m;
     }
 
-    private static String nextSegmentName(List<ObjectNode> existing) {
+    private static int nextSegmentNumber(List<ObjectNode> existing) {
         int max = 0;
         for (JsonNode seg : existing) {
             java.util.regex.Matcher m = Pattern.compile("seg-(\\d+)").matcher(seg.path("name").asText());
             if (m.matches()) max = Math.max(max, Integer.parseInt(m.group(1)));
         }
-        return String.format("seg-%06d", max + 1);
+        return max + 1;
+    }
+
+    private static String segmentName(int number) {
+        return String.format("seg-%06d", number);
     }
 
     private ObjectNode writeSegment(String name, List<Face> list, List<ObjectNode> lines, String note) throws IOException {
         int dims = list.get(0).mu().length;
         Files.createDirectories(folder());
-        AtomicFiles.write(folder().resolve(name + ".npy"), npyBytes(list, dims));
+        AtomicFiles.write(folder().resolve(name + ".npy"), NpyFloatMatrix.encode(list.stream().map(Face::mu).toList(), dims));
         StringBuilder sb = new StringBuilder();
         for (ObjectNode line : lines) sb.append(JsonFiles.compact(line)).append('\n');
         AtomicFiles.write(folder().resolve(name + ".jsonl"), sb.toString().getBytes(StandardCharsets.UTF_8));
@@ -281,58 +317,6 @@ public final class EmbeddingStore {
         JsonFiles.write(folder().resolve(MANIFEST), m);
     }
 
-    /** A plain NumPy 1.0 file: '<f4', C order, shape (n, dims). */
-    static byte[] npyBytes(List<Face> list, int dims) {
-        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + list.size() + ", " + dims + "), }";
-        int unpadded = 10 + dict.length() + 1;
-        int total = (unpadded + 63) / 64 * 64; // NumPy aligns the data to 64 bytes
-        String header = dict + " ".repeat(total - unpadded) + "\n";
-        ByteBuffer buf = ByteBuffer.allocate(total + list.size() * dims * 4).order(ByteOrder.LITTLE_ENDIAN);
-        buf.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
-        buf.putShort((short) header.length());
-        buf.put(header.getBytes(StandardCharsets.US_ASCII));
-        for (Face f : list) for (float v : f.mu()) buf.putFloat(v);
-        return buf.array();
-    }
-
-    private static final Pattern SHAPE = Pattern.compile("'shape':\\s*\\((\\d+),\\s*(\\d+)\\)");
-
-    /** Reads a segment matrix into one contiguous array (rows = faces). */
-    static float[] readNpyMatrix(Path file, int expectRows, int expectDims) {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer head = ByteBuffer.allocate(10).order(ByteOrder.LITTLE_ENDIAN);
-            while (head.hasRemaining() && ch.read(head) >= 0) { }
-            head.flip();
-            if (head.remaining() < 10 || (head.get(0) & 0xff) != 0x93 || head.get(6) != 1) {
-                throw badStore(file, "not a NumPy 1.0 .npy file");
-            }
-            int hlen = head.getShort(8) & 0xffff;
-            ByteBuffer hb = ByteBuffer.allocate(hlen);
-            while (hb.hasRemaining() && ch.read(hb) >= 0) { }
-            String header = new String(hb.array(), StandardCharsets.ISO_8859_1);
-            java.util.regex.Matcher m = SHAPE.matcher(header);
-            if (!header.contains("'<f4'") || header.contains("'fortran_order': True") || !m.find()) {
-                throw badStore(file, "expected a little-endian float32 C-order matrix, header is " + header.strip());
-            }
-            int rows = Integer.parseInt(m.group(1)), dims = Integer.parseInt(m.group(2));
-            if (rows != expectRows || dims != expectDims) {
-                throw badStore(file, "holds " + rows + "×" + dims + " values, the manifest says " + expectRows + "×" + expectDims);
-            }
-            long bytes = (long) rows * dims * 4;
-            if (ch.size() - 10 - hlen != bytes) throw badStore(file, "is cut short or too long for " + rows + " faces");
-            ByteBuffer data = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
-            while (data.hasRemaining() && ch.read(data) >= 0) { }
-            data.flip();
-            float[] out = new float[rows * dims];
-            data.asFloatBuffer().get(out);
-            return out;
-        } catch (NoSuchFileException e) {
-            throw badStore(file, "is missing");
-        } catch (IOException e) {
-            throw new KitException("cannot read " + file + ": " + e.getMessage(), "check the file's permissions", e);
-        }
-    }
-
     private void loadSegments(Path manifestFile) {
         try {
             manifest = JsonFiles.readObject(manifestFile);
@@ -340,24 +324,41 @@ public final class EmbeddingStore {
             throw new KitException("cannot read " + manifestFile + ": " + e.getMessage(), "check the file's permissions", e);
         }
         JsonNode segs = manifest.path("segments");
+        Map<String, Integer> firstSegmentOf = new HashMap<>();
         if (!segs.isArray()) throw badStore(manifestFile, "has no \"segments\" list");
         for (JsonNode seg : segs) {
             String name = seg.path("name").asText("");
             int count = seg.path("count").asInt(-1), dims = seg.path("dims").asInt(-1);
             if (name.isEmpty() || count < 0 || dims <= 0) throw badStore(manifestFile, "has a segment without name/count/dims: " + seg);
             Path npy = folder().resolve(name + ".npy"), jsonl = folder().resolve(name + ".jsonl");
-            float[] matrix = readNpyMatrix(npy, count, dims);
+            float[] matrix = readMatrix(npy, count, dims);
             List<ObjectNode> lines = readLines(jsonl);
             if (lines.size() != count) throw badStore(jsonl, "has " + lines.size() + " faces, " + npy.getFileName() + " has " + count);
             List<String> ids = new ArrayList<>(count);
+            int segment = segmentIds.size();
             segmentIds.add(ids);
             for (int i = 0; i < count; i++) {
                 ObjectNode line = lines.get(i);
                 float[] mu = Arrays.copyOfRange(matrix, i * dims, (i + 1) * dims);
                 Face f = faceOf(line, mu, jsonl, i + 1);
                 ids.add(f.faceId());
+                Integer earlier = firstSegmentOf.putIfAbsent(f.faceId(), segment);
+                // A second row (an older kit's re-run): the later row wins now, and the next append compacts.
+                if (earlier != null && (firstStaleSegment < 0 || earlier < firstStaleSegment)) firstStaleSegment = earlier;
                 put(f, line);
             }
+        }
+    }
+
+    private static float[] readMatrix(Path npy, int rows, int dims) {
+        try {
+            return NpyFloatMatrix.read(npy, rows, dims);
+        } catch (NpyFloatMatrix.Malformed e) {
+            throw badStore(npy, e.getMessage());
+        } catch (NoSuchFileException e) {
+            throw badStore(npy, "is missing");
+        } catch (IOException e) {
+            throw new KitException("cannot read " + npy + ": " + e.getMessage(), "check the file's permissions", e);
         }
     }
 
@@ -427,103 +428,9 @@ public final class EmbeddingStore {
                 "restore data/" + FOLDER + "/ from a backup, or rebuild it with ./jbang steps/reembed.java");
     }
 
-    // ------------------------------------------------------------------ the legacy pickled file
-
-    /** A face read from the legacy file, with its JSON line holding the original double values. */
-    record LegacyFace(Face face, ObjectNode meta) {}
-
-    /** Every face of a legacy embeddings.npy, in file order (data-files.md, "embeddings.npy"). */
-    public static List<LegacyFace> readLegacy(Path file) {
-        List<Map<String, Object>> dicts = NpyPickleReader.readDicts(file);
-        Map<String, Integer> perFilename = new HashMap<>();
-        List<LegacyFace> out = new ArrayList<>(dicts.size());
-        for (int i = 0; i < dicts.size(); i++) {
-            Map<String, Object> d = dicts.get(i);
-            String where = file + " entry " + i;
-            String filename = d.get("filename") instanceof String s ? s : null;
-            if (filename == null) throw legacyBad(where, "has no filename");
-            // The i-th face of a photo counts every entry of that filename, in file order.
-            int index = perFilename.merge(filename, 1, Integer::sum) - 1;
-            String faceId = d.get("face_id") instanceof String s && !s.isEmpty() ? s : stem(filename) + ":face" + index;
-
-            Object vec = d.containsKey("mu") ? d.get("mu") : d.get("embedding");
-            if (!(vec instanceof NpyPickleReader.FloatArray mu)) throw legacyBad(where, "(" + faceId + ") has no mu/embedding vector");
-            double detScore = number(d.get("det_score"), where, "det_score");
-            double sigmaSq;
-            if (d.get("sigma_sq") instanceof NpyPickleReader.FloatArray s && s.values().length > 0) {
-                sigmaSq = s.values()[0];
-            } else if (d.get("sigma_sq") instanceof Number n) {
-                sigmaSq = n.doubleValue();
-            } else {
-                sigmaSq = 1.0 - 0.9 * detScore; // very old entries: the rule the earlier pipeline used
-            }
-            double[] bbox = doubles(d.get("bbox"), where);
-            double quality = d.get("quality") instanceof Number q ? q.doubleValue() : 0.0;
-            String filepath = d.get("filepath") instanceof String s ? s : null;
-
-            float[] fb = new float[bbox.length];
-            for (int k = 0; k < bbox.length; k++) fb[k] = (float) bbox[k];
-            Face face = new Face(faceId, filename, filepath, mu.values(), (float) sigmaSq, (float) detScore, fb, (float) quality, LEGACY_MODEL);
-
-            ObjectNode line = JsonFiles.object();
-            line.put("face_id", faceId);
-            line.put("filename", filename);
-            line.put("filepath", filepath);
-            line.put("model", LEGACY_MODEL);
-            line.put("sigma_sq", sigmaSq);
-            line.put("det_score", detScore);
-            ArrayNode b = line.putArray("bbox");
-            for (double v : bbox) b.add(v);
-            line.put("quality", quality);
-            // Fields the kit does not know travel along when they are plain values.
-            for (Map.Entry<String, Object> e : d.entrySet()) {
-                if (line.has(e.getKey()) || Set.of("mu", "embedding", "sigma_sq").contains(e.getKey())) continue;
-                Object v = e.getValue();
-                if (v instanceof String s) line.put(e.getKey(), s);
-                else if (v instanceof Long l) line.put(e.getKey(), l);
-                else if (v instanceof Double x) line.put(e.getKey(), x);
-                else if (v instanceof Boolean x) line.put(e.getKey(), x);
-            }
-            out.add(new LegacyFace(face, line));
-        }
-        return out;
-    }
-
     /** The original double-precision values of a face as the store holds them (JSON line), or null. */
     public JsonNode metadata(String faceId) {
         ObjectNode m = meta.get(faceId);
         return m == null ? null : m.deepCopy();
-    }
-
-    /** Python's Path(name).stem: the base name without its last extension. */
-    static String stem(String filename) {
-        String base = filename.substring(Math.max(filename.lastIndexOf('/'), filename.lastIndexOf('\\')) + 1);
-        int dot = base.lastIndexOf('.');
-        return dot > 0 ? base.substring(0, dot) : base;
-    }
-
-    private static double number(Object o, String where, String key) {
-        if (o instanceof Number n) return n.doubleValue();
-        throw legacyBad(where, "has no numeric " + key);
-    }
-
-    private static double[] doubles(Object o, String where) {
-        if (o instanceof List<?> l) {
-            double[] out = new double[l.size()];
-            for (int i = 0; i < out.length; i++) out[i] = number(l.get(i), where, "bbox value");
-            return out;
-        }
-        if (o instanceof NpyPickleReader.Tuple t) return doubles(Arrays.asList(t.items()), where);
-        if (o instanceof NpyPickleReader.FloatArray a) {
-            double[] out = new double[a.values().length];
-            for (int i = 0; i < out.length; i++) out[i] = a.values()[i];
-            return out;
-        }
-        throw legacyBad(where, "has no bbox");
-    }
-
-    private static KitException legacyBad(String where, String detail) {
-        return new KitException(where + " " + detail,
-                "restore data/" + LEGACY_FILE + " from a backup; the kit never rewrites this file");
     }
 }

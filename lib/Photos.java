@@ -129,6 +129,35 @@ public final class Photos {
         return new Decoded(image, exif, format);
     }
 
+    /** A picture's size in pixels. */
+    public record Size(int width, int height) {
+        public double megapixels() {
+            return (double) width * height / 1e6;
+        }
+    }
+
+    /**
+     * The size the file's header declares for its (first) picture, read without decoding a
+     * single pixel: a 605 KB PNG can declare 20000x10000 pixels, 3.4 GB once decoded. Null
+     * when no reader knows the format or the header is unreadable ({@link #decode} then says why).
+     */
+    public static Size headerSize(byte[] bytes) {
+        if (bytes.length == 0 || isHeif(bytes)) return null;
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) return null;
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                return new Size(reader.getWidth(0), reader.getHeight(0));
+            } finally {
+                reader.dispose();
+            }
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
     /** HEIC/HEIF/AVIF: an ISO-BMFF "ftyp" box with an image brand. */
     static boolean isHeif(byte[] b) {
         if (b.length < 12 || b[4] != 'f' || b[5] != 't' || b[6] != 'y' || b[7] != 'p') return false;

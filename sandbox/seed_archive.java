@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //JAVA_OPTIONS -Xmx3g
-//SOURCES ../steps/ingest_inbox.java
+//SOURCES ../steps/ingest_inbox.java ../lib/Args.java
 
 /*
  * seed_archive — builds (or extends) an archive of confirmed people from one folder of photos
@@ -75,16 +75,17 @@ public class seed_archive {
             for (Path folder : folders) {
                 String name = folder.getFileName().toString();
                 String job = "seed-" + name.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-");
-                ObjectNode ingested = ingest_inbox.run(new ingest_inbox.Options(folder, job, "seed: " + name, "seed", dataDir, photosDir, cropsDir, modelsDir),
-                        models, console);
+                KitContext ctx = new KitContext(KitConfig.load(), Layout.standard(KitConfig.findRoot()).withData(dataDir)
+                        .withPhotos(photosDir).withCrops(cropsDir).withModels(modelsDir), console, KitContext.Mode.APPLY);
+                IngestStep.Options o = IngestStep.Options.folders(List.of(new UploadFolder(job, folder)))
+                        .withLabels(new UploadFolder.Labels(java.util.Optional.of("seed: " + name), java.util.Optional.of("seed")));
+                IngestStep.Result ingested = StepRunner.run(new IngestStep(o, models), ctx).result();
                 ArchiveFiles archive = new ArchiveFiles(dataDir);
                 ObjectNode index = archive.readPhotoIndex();
                 EmbeddingStore store = EmbeddingStore.open(dataDir);
                 // The person's face in each photo: the largest one (portraits; group photos need a person to pick).
                 List<String> theirs = new ArrayList<>();
-                List<String> photoIds = new ArrayList<>();
-                for (JsonNode p : ingested.get("photos")) photoIds.add(p.get("photo_id").asText());
-                for (JsonNode d : ingested.get("duplicates")) if (d.hasNonNull("photo_id")) photoIds.add(d.get("photo_id").asText());
+                List<String> photoIds = ingested.jobs().get(0).photoIds();
                 for (String pid : photoIds) {
                     String best = null;
                     double bestArea = -1;
@@ -119,7 +120,7 @@ public class seed_archive {
                         person = (ObjectNode) ident;
                     }
                 }
-                String now = ingest_inbox.now();
+                String now = Timestamps.archive();
                 if (person == null) {
                     String id = UUID.randomUUID().toString();
                     person = all.putObject(id);
@@ -152,7 +153,7 @@ public class seed_archive {
                 row.put("identity_id", person.get("identity_id").asText());
                 row.put("faces_added", added);
                 row.put("photos", photoIds.size());
-                row.put("errors", ingested.get("errors").size());
+                row.put("errors", ingested.jobs().get(0).errors().size());
             }
         }
         return summary;

@@ -229,6 +229,75 @@ class EmbeddingStoreTest {
         assertFaceEquals(redo, back.get("f1"));
     }
 
+    /**
+     * Issue 11 item 9a: an ingest that stopped after writing a photo's vectors but before its
+     * photo_index.json entry (read-only data/, a crash) appends the same face ids again on the
+     * re-run; they must replace the earlier rows on disk, not add second ones (77 rows for 50 ids).
+     */
+    @Test
+    void aFaceIdAppendedAgainNeverGetsASecondRowOnDisk(@TempDir Path dir) throws Exception {
+        EmbeddingStore s = EmbeddingStore.open(dir);
+        s.append(faces("a", 8, 1, "m"));
+        List<EmbeddingStore.Face> redo = faces("a", 8, 2, "m").subList(5, 8); // a5..a7 again, new vectors
+        s.append(redo);
+        s.append(faces("b", 2, 3, "m"));
+        assertEquals(10, s.size());
+        assertEquals(10, rowsOnDisk(dir), "one row per face id in the segments on disk");
+        EmbeddingStore back = EmbeddingStore.open(dir);
+        assertEquals(List.of("a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "b0", "b1"),
+                back.faces().stream().map(EmbeddingStore.Face::faceId).toList());
+        for (EmbeddingStore.Face f : redo) assertFaceEquals(f, back.get(f.faceId()));
+    }
+
+    /** A store an older kit left with second rows for some face ids is compacted by the next append. */
+    @Test
+    void secondRowsLeftOnDiskByAnOlderKitGoAtTheNextAppend(@TempDir Path dir) throws Exception {
+        List<EmbeddingStore.Face> first = faces("a", 4, 1, "m"), again = faces("a", 4, 2, "m").subList(2, 4);
+        Path folder = Files.createDirectories(dir.resolve("embeddings"));
+        writeSegment(folder, "seg-000001", first);
+        writeSegment(folder, "seg-000002", again);
+        JsonFiles.write(folder.resolve("manifest.json"), JsonFiles.parse("{\"segments\": [{\"name\": \"seg-000001\", \"count\": 4, \"dims\": 512},"
+                + " {\"name\": \"seg-000002\", \"count\": 2, \"dims\": 512}]}", "manifest"));
+        EmbeddingStore s = EmbeddingStore.open(dir);
+        assertEquals(4, s.size());
+        assertFaceEquals(again.get(0), s.get("a2"));
+        s.append(faces("b", 1, 3, "m"));
+        assertEquals(5, rowsOnDisk(dir));
+        EmbeddingStore back = EmbeddingStore.open(dir);
+        assertEquals(List.of("a0", "a1", "a2", "a3", "b0"), back.faces().stream().map(EmbeddingStore.Face::faceId).toList());
+        assertFaceEquals(again.get(1), back.get("a3"));
+    }
+
+    static void writeSegment(Path folder, String name, List<EmbeddingStore.Face> fs) throws Exception {
+        List<String> lines = new ArrayList<>();
+        for (EmbeddingStore.Face f : fs) lines.add("{\"face_id\": \"" + f.faceId() + "\", \"filename\": \"" + f.filename() + "\", \"filepath\": \""
+                + f.filepath() + "\", \"model\": \"m\", \"sigma_sq\": " + f.sigmaSq() + ", \"det_score\": " + f.detScore()
+                + ", \"bbox\": [" + f.bbox()[0] + ", " + f.bbox()[1] + ", " + f.bbox()[2] + ", " + f.bbox()[3] + "], \"quality\": " + f.quality() + "}");
+        Files.write(folder.resolve(name + ".jsonl"), lines);
+        ByteBuffer data = ByteBuffer.allocate(fs.size() * 512 * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (EmbeddingStore.Face f : fs) for (float v : f.mu()) data.putFloat(v);
+        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + fs.size() + ", 512), }";
+        String header = dict + " ".repeat(64 - 11 - dict.length() % 64 + (dict.length() + 11 > 64 ? 64 : 0)) + "\n";
+        ByteBuffer all = ByteBuffer.allocate(10 + header.length() + data.capacity()).order(ByteOrder.LITTLE_ENDIAN);
+        all.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
+        all.putShort((short) header.length()).put(header.getBytes(StandardCharsets.US_ASCII)).put(data.array());
+        Files.write(folder.resolve(name + ".npy"), all.array());
+    }
+
+    /** The rows of every segment the manifest lists, counted in the files themselves; fails on a face id written twice. */
+    static int rowsOnDisk(Path dataDir) throws Exception {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        int rows = 0;
+        for (JsonNode seg : JsonFiles.readObject(dataDir.resolve("embeddings/manifest.json")).get("segments")) {
+            for (String line : Files.readAllLines(dataDir.resolve("embeddings/" + seg.get("name").asText() + ".jsonl"))) {
+                rows++;
+                String id = JsonFiles.parse(line, "line").get("face_id").asText();
+                assertTrue(seen.add(id), "face id " + id + " has a second row on disk");
+            }
+        }
+        return rows;
+    }
+
     @Test
     void replaceAllRewritesTheStoreAndDropsOldSegments(@TempDir Path dir) throws Exception {
         EmbeddingStore s = legacyStore(dir, NUMPY2);
@@ -350,7 +419,7 @@ class EmbeddingStoreTest {
         for (EmbeddingStore.Face f : s.faces().subList(0, n)) lines.add(JsonFiles.compact(s.metadata(f.faceId())));
         Files.createDirectories(tmp.resolve("embeddings"));
         Files.write(tmp.resolve("embeddings/seg-000001.jsonl"), lines);
-        Files.write(tmp.resolve("embeddings/seg-000001.npy"), EmbeddingStore.npyBytes(s.faces().subList(0, n), 512));
+        Files.write(tmp.resolve("embeddings/seg-000001.npy"), NpyFloatMatrix.encode(s.faces().subList(0, n).stream().map(EmbeddingStore.Face::mu).toList(), 512));
         JsonFiles.write(tmp.resolve("embeddings/manifest.json"), JsonFiles.parse(
                 "{\"segments\": [{\"name\": \"seg-000001\", \"count\": " + n + ", \"dims\": 512}]}", "manifest"));
         return EmbeddingStore.open(tmp);

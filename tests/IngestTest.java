@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -19,9 +20,10 @@ import org.junit.jupiter.api.io.TempDir;
 class IngestTest {
     static final Path EVAL = FaceModelsTest.EVAL;
 
-    static ingest_inbox.Options options(Path dir, Path upload, String job) {
-        return new ingest_inbox.Options(upload, job, null, null, dir.resolve("data"), dir.resolve("raw_photos"),
-                dir.resolve("raw_photos/crops"), FaceModelsTest.MODELS);
+    /** Ingests {@code upload} as job {@code job} into the archive under {@code dir}, with the shared models. */
+    static IngestStep.JobResult ingest(Path dir, Path upload, String job, Console console) throws Exception {
+        IngestStep step = new IngestStep(IngestStep.Options.folders(List.of(new UploadFolder(job, upload))), FaceModelsTest.models());
+        return StepRunner.run(step, TestContext.under(dir, console)).result().jobs().get(0);
     }
 
     @Test
@@ -37,25 +39,26 @@ class IngestTest {
         Files.writeString(upload.resolve("_metadata.json"), "{\"source\": \"Béatrice's box\", \"collection\": \"Family\"}");
 
         TestConsole out = new TestConsole();
-        ObjectNode s = ingest_inbox.run(options(dir, upload, "job-a"), FaceModelsTest.models(), out.console);
+        IngestStep.JobResult s = ingest(dir, upload, "job-a", out.console);
 
-        assertEquals(1, s.get("photos").size(), out.text());
-        JsonNode p = s.get("photos").get(0);
-        assertEquals("bbt3.jpg", p.get("file").asText());
-        assertEquals(5, p.get("faces").size(), "the five people of bbt3");
-        assertEquals(1, s.get("duplicates").size());
-        assertEquals("sub/copy of bbt3.jpg", s.get("duplicates").get(0).get("file").asText());
-        assertEquals(2, s.get("errors").size());
+        assertEquals(1, s.added().size(), out.text());
+        IngestStep.AddedPhoto p = s.added().get(0);
+        assertEquals("bbt3.jpg", p.file());
+        assertEquals(5, p.faces().size(), "the five people of bbt3");
+        assertEquals(1, s.duplicates().size());
+        assertEquals("sub/copy of bbt3.jpg", s.duplicates().get(0).file());
+        assertEquals(2, s.errors().size());
         Set<String> failed = new HashSet<>();
-        for (JsonNode e : s.get("errors")) {
-            failed.add(e.get("file").asText());
-            assertTrue(e.get("error").asText().contains(e.get("file").asText()), "the message names the file: " + e);
+        for (IngestStep.FileError e : s.errors()) {
+            failed.add(e.file());
+            assertTrue(e.message().contains(e.file()), "the message names the file: " + e);
         }
         assertEquals(Set.of("broken.jpg", "IMG_0001.HEIC"), failed);
-        assertTrue(s.get("errors").toString().contains("HEIC"), "says it is a HEIC photo");
+        assertTrue(s.errors().toString().contains("HEIC"), "says it is a HEIC photo");
+        assertFalse(s.ingested(), "a job with files that could not be added is not ingested");
 
         // the archive: photo kept, crops written, index and embeddings consistent, one identity per face
-        String photoId = p.get("photo_id").asText();
+        String photoId = p.photoId();
         assertTrue(photoId.matches("[0-9a-f]{16}"));
         assertArrayEquals(photo, Files.readAllBytes(dir.resolve("raw_photos/bbt3.jpg")));
         ObjectNode index = new ArchiveFiles(dir.resolve("data")).readPhotoIndex();
@@ -66,35 +69,78 @@ class IngestTest {
         assertEquals("Béatrice's box", entry.get("source").asText());
         EmbeddingStore store = EmbeddingStore.open(dir.resolve("data"));
         assertEquals(5, store.size());
-        for (JsonNode f : p.get("faces")) {
-            String id = f.get("face_id").asText();
+        for (IngestStep.AddedFace f : p.faces()) {
+            String id = f.faceId();
             assertTrue(id.matches("inbox_[0-9a-f]{12}"), id);
             assertEquals(photoId, index.get("face_to_photo").get(id).asText());
             assertTrue(Files.size(dir.resolve("raw_photos/crops/" + id + ".jpg")) > 500);
             EmbeddingStore.Face face = store.get(id);
             assertEquals(FaceModelsTest.models().embeddingModel, face.model());
-            JsonNode b = f.get("bbox");
-            assertTrue(b.get(0).asDouble() >= 0 && b.get(2).asDouble() <= 594 && b.get(0).asDouble() < b.get(2).asDouble());
-            assertTrue(f.get("det_score").asDouble() >= 0.9);
+            double[] b = f.bbox();
+            assertTrue(b[0] >= 0 && b[2] <= 594 && b[0] < b[2]);
+            assertTrue(f.detScore() >= 0.9);
         }
-        assertEquals(ingest_inbox.faceId("job-a", "bbt3.jpg", 0), p.get("faces").get(0).get("face_id").asText(),
+        assertEquals(PhotoRegistration.faceId("job-a", "bbt3.jpg", 0), p.faces().get(0).faceId(),
                 "face ids are sha256(job:filename:index) as in data-files.md");
         // five different people in one photo: never grouped together
-        assertEquals(5, s.get("identities_created").size());
+        assertEquals(5, s.identitiesCreated().size());
         ObjectNode ids = new ArchiveFiles(dir.resolve("data")).readIdentities();
-        for (JsonNode i : s.get("identities_created")) {
-            JsonNode ident = ids.get("identities").get(i.get("identity_id").asText());
+        for (InboxIdentities.Created i : s.identitiesCreated()) {
+            JsonNode ident = ids.get("identities").get(i.identityId());
             assertEquals("INBOX", ident.get("state").asText());
             assertTrue(ident.get("name").asText().matches("Unidentified Person \\d{3}"));
             assertEquals("job-a", ident.get("provenance").get("job_id").asText());
         }
 
         // the same folder again: everything is a duplicate or the same error; nothing new
-        ObjectNode again = ingest_inbox.run(options(dir, upload, "job-a"), FaceModelsTest.models(), new TestConsole().console);
-        assertEquals(0, again.get("photos").size());
-        assertEquals(2, again.get("duplicates").size());
-        assertEquals(0, again.get("identities_created").size());
+        IngestStep.JobResult again = ingest(dir, upload, "job-a", new TestConsole().console);
+        assertEquals(0, again.added().size());
+        assertEquals(2, again.duplicates().size());
+        assertEquals(0, again.identitiesCreated().size());
         assertEquals(5, EmbeddingStore.open(dir.resolve("data")).size());
+    }
+
+    /** The pipeline's choice: every job the ledger shows downloaded and not yet ingested, each recorded as far as it got. */
+    @Test
+    void everyDownloadedJobIsIngestedAndOnlyCompleteJobsAreRecordedAsIngested(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
+        KitContext ctx = TestContext.under(dir, new TestConsole().console);
+        Path pending = ctx.layout().pending();
+        byte[] bbt4 = Files.readAllBytes(EVAL.resolve("group-photos/bbt4.jpg"));
+        Files.createDirectories(pending.resolve("job-1"));
+        Files.createDirectories(pending.resolve("job-2"));
+        Files.createDirectories(pending.resolve("job-3"));
+        Files.copy(EVAL.resolve("group-photos/bbt2.jpg"), pending.resolve("job-1/bbt2.jpg"));
+        Files.copy(EVAL.resolve("group-photos/bbt3.jpg"), pending.resolve("job-2/bbt3.jpg"));
+        Files.write(pending.resolve("job-2/broken.jpg"), Arrays.copyOf(bbt4, bbt4.length / 3));
+        Files.write(pending.resolve("job-3/bbt4.jpg"), bbt4);
+        JobLedger ledger = ctx.ledger();
+        for (String job : List.of("job-1", "job-2", "job-3")) ledger.recordDownload(job, java.util.Map.of(), List.of());
+        ledger.mark(List.of("job-3"), JobLedger.Milestone.INGESTED);
+
+        IngestStep step = new IngestStep(IngestStep.Options.downloadedJobs(), FaceModelsTest.models());
+        IngestStep.Plan plan = step.plan(ctx);
+        assertEquals(List.of("job-1", "job-2"), plan.jobs().stream().map(IngestStep.JobPlan::jobId).toList(), "job-3 was ingested before");
+        assertTrue(plan.jobs().get(0).willBeIngested());
+        assertFalse(plan.jobs().get(1).willBeIngested(), "broken.jpg cannot be added");
+        IngestStep.Result r = step.apply(plan, ctx);
+
+        assertEquals(2, r.photosAdded());
+        assertEquals(8, r.facesFound(), "3 + 5 faces");
+        assertTrue(r.jobs().get(0).recorded());
+        assertFalse(r.jobs().get(1).ingested());
+        assertEquals(1, r.failures().size(), r.failures().toString());
+        assertTrue(r.failures().get(0).startsWith("job job-2, broken.jpg: broken.jpg is damaged"), r.failures().get(0));
+        JobLedger after = ctx.ledger();
+        assertTrue(after.reached("job-1", JobLedger.Milestone.INGESTED));
+        assertEquals(r.jobs().get(0).photoIds(), after.job("job-1").photoIds());
+        assertFalse(after.reached("job-2", JobLedger.Milestone.INGESTED), "job-2 stays staged until broken.jpg is dealt with");
+
+        // Next time only job-2 is planned; with nothing new it can add, there is nothing to do.
+        IngestStep.Plan again = step.plan(ctx);
+        assertEquals(List.of("job-2"), again.jobs().stream().map(IngestStep.JobPlan::jobId).toList());
+        assertEquals(IngestStep.Action.DUPLICATE, again.jobs().get(0).photos().get(0).action());
+        assertTrue(again.nothingToDo());
     }
 
     @Test
@@ -105,9 +151,9 @@ class IngestTest {
         Files.createDirectories(b);
         Files.copy(EVAL.resolve("group-photos/bbt2.jpg"), a.resolve("IMG_0001.jpg"));
         Files.copy(EVAL.resolve("group-photos/bbt3.jpg"), b.resolve("IMG_0001.jpg"));
-        ingest_inbox.run(options(dir, a, "job-a"), FaceModelsTest.models(), new TestConsole().console);
-        ObjectNode s = ingest_inbox.run(options(dir, b, "job-b"), FaceModelsTest.models(), new TestConsole().console);
-        assertEquals("job-b_IMG_0001.jpg", s.get("photos").get(0).get("path").asText());
+        ingest(dir, a, "job-a", new TestConsole().console);
+        IngestStep.JobResult s = ingest(dir, b, "job-b", new TestConsole().console);
+        assertEquals("job-b_IMG_0001.jpg", s.added().get(0).keptAs());
         assertArrayEquals(Files.readAllBytes(a.resolve("IMG_0001.jpg")), Files.readAllBytes(dir.resolve("raw_photos/IMG_0001.jpg")));
         assertArrayEquals(Files.readAllBytes(b.resolve("IMG_0001.jpg")), Files.readAllBytes(dir.resolve("raw_photos/job-b_IMG_0001.jpg")));
     }
@@ -118,11 +164,11 @@ class IngestTest {
         float[] upright = {10, 5, 30, 25};
         // where that box lands after turning: (x,y) -> (60 - y, x)
         float[] turned = {60 - 25, 10, 60 - 5, 30};
-        assertArrayEquals(upright, ingest_inbox.unturn(turned, 90, 100, 60), 1e-4f);
+        assertArrayEquals(upright, Photos.unturnBox(turned, 90, 100, 60), 1e-4f);
         float[] turned180 = {100 - 30, 60 - 25, 100 - 10, 60 - 5};
-        assertArrayEquals(upright, ingest_inbox.unturn(turned180, 180, 100, 60), 1e-4f);
+        assertArrayEquals(upright, Photos.unturnBox(turned180, 180, 100, 60), 1e-4f);
         float[] turned270 = {5, 100 - 30, 25, 100 - 10};
-        assertArrayEquals(upright, ingest_inbox.unturn(turned270, 270, 100, 60), 1e-4f);
+        assertArrayEquals(upright, Photos.unturnBox(turned270, 270, 100, 60), 1e-4f);
     }
 
     /** A JPEG with an EXIF block holding only an orientation tag (big-endian TIFF, one IFD entry). */
@@ -187,17 +233,15 @@ class IngestTest {
         // bbt3 (594x383, five people) turned a quarter counter-clockwise, as a scan put in sideways
         Photos.Image sideways = Photos.rotate(Photos.decode(EVAL.resolve("group-photos/bbt3.jpg")).image(), 270);
         Files.write(upload.resolve("scan.png"), Photos.encodePng(sideways));
-        ObjectNode s = ingest_inbox.run(options(dir, upload, "job-scan"), FaceModelsTest.models(), new TestConsole().console);
-        JsonNode p = s.get("photos").get(0);
-        assertEquals(5, p.get("faces").size());
-        JsonNode entry = new ArchiveFiles(dir.resolve("data")).readPhotoIndex().get("photos").get(p.get("photo_id").asText());
+        IngestStep.AddedPhoto p = ingest(dir, upload, "job-scan", new TestConsole().console).added().get(0);
+        assertEquals(5, p.faces().size());
+        JsonNode entry = new ArchiveFiles(dir.resolve("data")).readPhotoIndex().get("photos").get(p.photoId());
         assertEquals(90, entry.get("faces_found_turned_degrees").asInt());
         assertEquals(383, entry.get("width").asInt(), "the file's own size");
-        for (JsonNode f : p.get("faces")) {
-            JsonNode b = f.get("bbox");
-            assertTrue(b.get(2).asDouble() <= 383 && b.get(3).asDouble() <= 594, "box in the file's pixels: " + b);
-            assertTrue(b.get(2).asDouble() - b.get(0).asDouble() > b.get(3).asDouble() - b.get(1).asDouble(),
-                    "in the file the faces lie on their side (boxes wider than tall): " + b);
+        for (IngestStep.AddedFace f : p.faces()) {
+            double[] b = f.bbox();
+            assertTrue(b[2] <= 383 && b[3] <= 594, "box in the file's pixels: " + Arrays.toString(b));
+            assertTrue(b[2] - b[0] > b[3] - b[1], "in the file the faces lie on their side (boxes wider than tall): " + Arrays.toString(b));
         }
     }
 
@@ -207,7 +251,7 @@ class IngestTest {
         Path upload = dir.resolve("pending/r");
         Files.createDirectories(upload);
         Files.copy(EVAL.resolve("group-photos/bbt2.jpg"), upload.resolve("bbt2.jpg"));
-        ingest_inbox.run(options(dir, upload, "job-r"), FaceModelsTest.models(), new TestConsole().console);
+        ingest(dir, upload, "job-r", new TestConsole().console);
         java.util.List<EmbeddingStore.Face> before = EmbeddingStore.open(dir.resolve("data")).faces();
         ObjectNode s = reembed.run(dir.resolve("data"), dir.resolve("raw_photos"), FaceModelsTest.MODELS, false, FaceModelsTest.models(),
                 new TestConsole().console);
@@ -250,12 +294,13 @@ class IngestTest {
         KitProcess.Result done = KitProcess.run("steps/ingest_inbox.java", args);
         assertEquals(0, done.exitCode(), done.all());
         JsonNode s = JsonFiles.parse(done.stdout(), "ingest output");
-        assertEquals(3, s.get("duplicates").size());
+        assertEquals(3, s.get("result").get("jobs").get(0).get("duplicates").size());
         index = new ArchiveFiles(dir.resolve("data")).readPhotoIndex();
         assertEquals(3, index.get("photos").size());
         assertEquals(14, index.get("face_to_photo").size(), "3 + 5 + 6 faces");
         EmbeddingStore store = EmbeddingStore.open(dir.resolve("data"));
         assertEquals(14, store.size(), "the vectors of the interrupted photo were replaced, not doubled");
+        assertEquals(14, EmbeddingStoreTest.rowsOnDisk(dir.resolve("data")), "and on disk too: one row per face (issue 11 item 9a)");
         Set<String> inIdentities = new HashSet<>();
         for (JsonNode ident : new ArchiveFiles(dir.resolve("data")).readIdentities().get("identities")) {
             for (JsonNode a : ident.get("anchor_ids")) assertTrue(inIdentities.add(a.asText()), "a face in two identities: " + a);
