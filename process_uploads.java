@@ -2,7 +2,7 @@
 //JAVA 17+
 //SOURCES steps/backup.java steps/download_staged.java steps/ingest_inbox.java steps/cluster_new_faces.java
 //SOURCES steps/upload_to_r2.java steps/push_to_production.java
-//SOURCES lib/RunJournal.java lib/CrashPoint.java lib/ModelCatalog.java sandbox/sandbox.java
+//SOURCES lib/RunJournal.java lib/CrashPoint.java lib/ModelCatalog.java sandbox/sandbox.java lib/UploadStep.java
 //JAVA_OPTIONS -Xmx3g
 
 /*
@@ -335,25 +335,29 @@ public class process_uploads {
 
         /** Step 5: uploads everything registered; the jobs whose every object is in R2 reach "uploaded". */
         ObjectNode upload() throws Exception {
-            ObjectNode s = upload_to_r2.run(new upload_to_r2.Options(f.data(), f.photos(), f.crops(), true, true, true,
-                    ObjectStore.DEFAULT_PARALLEL), config, console);
+            KitContext ctx = new KitContext(config, Layout.standard(config.root()).withData(f.data()).withPhotos(f.photos())
+                    .withCrops(f.crops()).withPending(f.pending()).withModels(f.models()), console, KitContext.Mode.APPLY);
+            var o = StepRunner.run(new UploadStep(UploadStep.Options.defaults()), ctx);
             Set<String> bad = new HashSet<>();
-            for (JsonNode m : s.path("missing")) bad.add(m.path("key").asText());
-            for (JsonNode m : s.path("failed")) bad.add(m.path("key").asText());
+            for (UploadStep.Missing m : o.plan().lost()) bad.add(m.key());
+            for (UploadStep.Failed m : o.result().failed()) bad.add(m.key());
             ObjectNode index = new ArchiveFiles(f.data()).readPhotoIndex();
             List<String> uploaded = new ArrayList<>(), held = new ArrayList<>();
             for (String job : journal.jobsAt("ingested", "uploaded")) {
+                List<String> photoIds = new ArrayList<>();
+                JsonNode ids = journal.jobField(job, "photo_ids");
+                if (ids != null) ids.forEach(i -> photoIds.add(i.asText()));
                 boolean ok = true;
-                for (String key : objectKeys(index, journal.jobField(job, "photo_ids"))) ok &= !bad.contains(key);
+                for (String key : UploadStep.jobKeys(index, photoIds).keys()) ok &= !bad.contains(key);
                 (ok ? uploaded : held).add(job);
             }
             journal.markJobs(uploaded, "uploaded");
-            if (s.path("failed").size() > 0 || !held.isEmpty()) {
-                throw new Stopped("The upload to R2 did not complete (" + s.path("failed").size() + " file(s) failed"
+            if (!o.result().failed().isEmpty() || !held.isEmpty()) {
+                throw new Stopped("The upload to R2 did not complete (" + o.result().failed().size() + " file(s) failed"
                         + (held.isEmpty() ? "" : "; jobs held back: " + held) + "). Nothing was pushed and staging was left as it is."
                         + " Run again to retry: only what is still missing is sent.", true);
             }
-            return s;
+            return o.toJson();
         }
 
         /** Jobs pushed (verified) but not yet cleared, whose files are still all present locally. */
@@ -381,7 +385,7 @@ public class process_uploads {
             JsonNode cl = journal.stepSummary("cluster");
             if (cl != null) s.put("review_page", cl.path("review_page").asText(null));
             JsonNode up = journal.stepSummary("upload");
-            if (up != null) s.set("uploaded", up.path("sent"));
+            if (up != null) s.putObject("uploaded").put("files", up.at("/result/files_sent").asInt()).put("bytes", up.at("/result/bytes_sent").asLong());
             JsonNode push = journal.stepSummary("push");
             if (push != null) s.set("push_report", push.path("merge_report"));
             JsonNode clear = journal.stepSummary("clear");
@@ -404,20 +408,6 @@ public class process_uploads {
             }
             return out;
         }
-    }
-
-    /** The keys in R2 that a job's photos need: raw_photos/<basename> and crops/<face_id>.jpg. */
-    static Set<String> objectKeys(ObjectNode index, JsonNode photoIds) {
-        Set<String> keys = new LinkedHashSet<>();
-        if (photoIds == null) return keys;
-        for (JsonNode id : photoIds) {
-            JsonNode photo = index.path("photos").get(id.asText());
-            if (photo == null) continue;
-            String path = photo.path("path").asText();
-            keys.add("raw_photos/" + path.substring(path.lastIndexOf('/') + 1));
-            for (JsonNode face : photo.path("face_ids")) keys.add("crops/" + face.asText() + ".jpg");
-        }
-        return keys;
     }
 
     /** Identities by state and photos, as the summary shows them before and after. */
