@@ -2,7 +2,7 @@
 //JAVA 17+
 //SOURCES steps/backup.java steps/download_staged.java steps/ingest_inbox.java steps/cluster_new_faces.java
 //SOURCES steps/upload_to_r2.java steps/push_to_production.java
-//SOURCES lib/RunJournal.java lib/CrashPoint.java lib/ModelCatalog.java sandbox/sandbox.java lib/UploadStep.java
+//SOURCES lib/RunJournal.java lib/CrashPoint.java lib/ModelCatalog.java sandbox/sandbox.java
 //JAVA_OPTIONS -Xmx3g
 
 /*
@@ -232,11 +232,12 @@ public class process_uploads {
             CrashPoint.reach("after:ingest");
 
             if (begin(4, "cluster", "Matching against identified people")) {
-                ObjectNode s = cluster_new_faces.run(new cluster_new_faces.Options(f.data(), f.models(), f.photos(), f.crops(),
-                        null, false, null), console);
-                journal.markStepDone("cluster", s);
+                // A person reviews: the pipeline only plans and writes the reports (a dry run of step 4).
+                KitContext ctx = new KitContext(config, Layout.standard(config.root()).withData(f.data()).withPhotos(f.photos())
+                        .withCrops(f.crops()).withPending(f.pending()).withModels(f.models()), console, KitContext.Mode.DRY_RUN);
+                journal.markStepDone("cluster", StepRunner.run(new ClusterStep(ClusterStep.Options.defaults()), ctx).toJson());
             }
-            String page = journal.stepSummary("cluster").path("review_page").asText(null);
+            String page = journal.stepSummary("cluster").at("/plan/review_page").asText(null);
             CrashPoint.reach("after:cluster");
             if (mode == Mode.DRY_RUN) {
                 console.info("Dry run: stopping after step 4. Review page: " + page);
@@ -383,7 +384,7 @@ public class process_uploads {
             s.set("archive_after", archiveCounts(f.data()));
             s.set("proposals_by_label", proposalsByLabel(f.data()));
             JsonNode cl = journal.stepSummary("cluster");
-            if (cl != null) s.put("review_page", cl.path("review_page").asText(null));
+            if (cl != null) s.put("review_page", cl.at("/plan/review_page").asText(null));
             JsonNode up = journal.stepSummary("upload");
             if (up != null) s.putObject("uploaded").put("files", up.at("/result/files_sent").asInt()).put("bytes", up.at("/result/bytes_sent").asLong());
             JsonNode push = journal.stepSummary("push");

@@ -6,7 +6,7 @@
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/ModelCatalog.java ../lib/Photos.java
 //SOURCES ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java
-//SOURCES ../lib/EmbeddingStore.java ../lib/NpyPickleReader.java ../lib/FaceGrouping.java ../lib/Matcher.java
+//SOURCES ../lib/EmbeddingStore.java ../lib/NpyPickleReader.java ../lib/FaceGrouping.java ../lib/FaceDistances.java
 //SOURCES ../lib/MatchThresholds.java ../lib/CrashPoint.java
 
 /*
