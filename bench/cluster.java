@@ -5,6 +5,7 @@
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Args.java ../lib/StepMain.java ../lib/DataLock.java
 //SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java
+//SOURCES ../lib/Identities.java ../lib/FaceDistances.java
 
 /*
  * Benchmark of step 4's matching at archive scale. For each size (default 1k, 10k and 100k

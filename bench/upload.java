@@ -3,7 +3,8 @@
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java
-//SOURCES ../lib/ObjectStore.java ../lib/CrashPoint.java ../sandbox/local_r2.java
+//SOURCES ../lib/StoreSettings.java ../lib/StoreErrors.java ../lib/Checksums.java ../lib/Md5Cache.java ../lib/UploadPlan.java
+//SOURCES ../lib/ObjectTransfer.java ../lib/ObjectStore.java ../lib/CrashPoint.java ../sandbox/local_r2.java
 //JAVA_OPTIONS -Xmx2g
 
 /*
@@ -66,10 +67,10 @@ public class upload {
     }
 
     /** The kit's engine: plan + execute, twice (the second run should find everything unchanged). */
-    static List<Run> kit(local_r2.Running store, String bucket, List<ObjectStore.Wanted> wanted, int parallel, int round, Path cache)
+    static List<Run> kit(local_r2.Running store, String bucket, List<UploadPlan.Wanted> wanted, int parallel, int round, Path cache)
             throws IOException {
         store.createBucket(bucket);
-        ObjectStore.Settings settings = new ObjectStore.Settings(java.net.URI.create(store.endpoint()), bucket,
+        StoreSettings settings = new StoreSettings(java.net.URI.create(store.endpoint()), bucket,
                 store.accessKey(), store.secretKey(), true);
         List<Run> out = new ArrayList<>();
         // As the step does, with its MD5 cache (a fresh one each round); then once more without
@@ -78,13 +79,13 @@ public class upload {
         for (String run : List.of("first", "second", "nocache")) {
             long s = System.nanoTime();
             try (ObjectStore os = ObjectStore.open(settings, parallel, run.equals("nocache") ? null : cache)) {
-                ObjectStore.Plan plan = os.plan(wanted);
+                UploadPlan plan = os.plan(wanted);
                 double planSecs = (System.nanoTime() - s) / 1e9;
-                ObjectStore.Outcome done = os.execute(plan, null);
+                ObjectTransfer.Outcome done = os.execute(plan, null);
                 double secs = (System.nanoTime() - s) / 1e9;
                 if (!done.failed().isEmpty()) throw new IllegalStateException("kit upload failed: " + done.failed());
                 out.add(new Run("kit", run, round, secs, done.sentBytes(), done.sentFiles(),
-                        String.format("plan %.2f s, %d unchanged", planSecs, plan.count(ObjectStore.Action.UNCHANGED))));
+                        String.format("plan %.2f s, %d unchanged", planSecs, plan.count(UploadPlan.Action.UNCHANGED))));
             }
         }
         return out;
@@ -96,22 +97,22 @@ public class upload {
         Path cropDir = Files.createDirectories(src.resolve("crops"));
         long t0 = System.nanoTime();
         SplittableRandom rnd = new SplittableRandom(42);
-        List<ObjectStore.Wanted> wanted = new ArrayList<>();
+        List<UploadPlan.Wanted> wanted = new ArrayList<>();
         long total = 0;
         for (int i = 0; i < photos; i++) {
             Path f = photoDir.resolve(String.format("Image %03d_compress.jpg", i));
             total += writeJpegLike(f, rnd.nextInt(200_000, 3_000_001), rnd);
-            wanted.add(new ObjectStore.Wanted("raw_photos/" + f.getFileName(), f, "image/jpeg"));
+            wanted.add(new UploadPlan.Wanted("raw_photos/" + f.getFileName(), f, "image/jpeg"));
         }
         for (int i = 0; i < crops; i++) {
             Path f = cropDir.resolve(String.format("inbox_%012x.jpg", i * 7919L));
             total += writeJpegLike(f, rnd.nextInt(5_000, 20_001), rnd);
-            wanted.add(new ObjectStore.Wanted("crops/" + f.getFileName(), f, "image/jpeg"));
+            wanted.add(new UploadPlan.Wanted("crops/" + f.getFileName(), f, "image/jpeg"));
         }
         if (scanMb > 0) {
             Path f = photoDir.resolve("family_tree_scan.tif");
             total += writeJpegLike(f, scanMb * 1_000_000, rnd);
-            wanted.add(new ObjectStore.Wanted("raw_photos/" + f.getFileName(), f, "image/tiff"));
+            wanted.add(new UploadPlan.Wanted("raw_photos/" + f.getFileName(), f, "image/tiff"));
         }
         System.out.printf("Files: %d photos (200 KB-3 MB), %d crops (5-20 KB)%s = %s, generated in %.1f s%n", photos, crops,
                 scanMb > 0 ? ", 1 scan of " + scanMb + " MB" : "", ProgressBar.formatBytes(total), (System.nanoTime() - t0) / 1e9);
@@ -155,17 +156,17 @@ public class upload {
     static void warmUp(local_r2.Running store, String rclone, Path work, int parallel) throws Exception {
         Path dir = Files.createDirectories(work.resolve("warmup"));
         SplittableRandom rnd = new SplittableRandom(7);
-        List<ObjectStore.Wanted> few = new ArrayList<>();
+        List<UploadPlan.Wanted> few = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             Path f = dir.resolve("w" + i + ".jpg");
             writeJpegLike(f, i == 0 ? 20_000_000 : 300_000, rnd);
-            few.add(new ObjectStore.Wanted("warm/" + f.getFileName(), f, "image/jpeg"));
+            few.add(new UploadPlan.Wanted("warm/" + f.getFileName(), f, "image/jpeg"));
         }
         if (rclone != null) {
             rclone(rclone, "warmup", dir, store, parallel, "warmup", 0);
         } else {
             store.createBucket("warmup");
-            try (ObjectStore os = ObjectStore.open(new ObjectStore.Settings(java.net.URI.create(store.endpoint()), "warmup",
+            try (ObjectStore os = ObjectStore.open(new StoreSettings(java.net.URI.create(store.endpoint()), "warmup",
                     store.accessKey(), store.secretKey(), true), parallel)) {
                 os.execute(os.plan(few), null);
             }

@@ -33,7 +33,7 @@ public final class FaceGrouping {
         double[] pd = new double[cap];
         for (int i = 0; i < n; i++) {
             for (int j = i + 1; j < n; j++) {
-                double d = Matcher.euclidean(m, i * dims, m, j * dims, dims);
+                double d = FaceDistances.euclidean(m, i * dims, m, j * dims, dims);
                 if (d < threshold) {
                     if (count == cap) {
                         cap *= 2;

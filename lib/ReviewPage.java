@@ -38,14 +38,13 @@ public final class ReviewPage {
     static final int THUMB_SIDE = 360;
     static final int PERSON_FACES = 4;
 
-    /** Writes the page atomically to dataDir/review/<run>.html and returns its path. */
-    public static Path write(Path dataDir, Input in) {
-        Path file = dataDir.resolve("review").resolve(in.run() + ".html");
+    /** Writes the page atomically to {@code file} (data/review/<run>.html) and returns it. */
+    public static Path write(Path file, Input in) {
         try {
             AtomicFiles.write(file, html(in).getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new KitException("cannot write the review page " + file + ": " + e.getMessage(),
-                    "check the free disk space and permissions of " + dataDir, e);
+                    "check the free disk space and permissions of " + file.getParent(), e);
         }
         return file;
     }
@@ -68,8 +67,9 @@ public final class ReviewPage {
                     .append("Each face was added to the person's candidates, never confirmed.</p>\n");
         } else {
             h.append("<p class=\"banner\" id=\"nothing-applied\"><strong>Nothing has been applied.</strong> ")
-                    .append("These are proposals only; identities.json is unchanged. Confirm or reject them on the site, ")
-                    .append("or apply them all with <code>./jbang steps/cluster_new_faces.java --execute</code>.</p>\n");
+                    .append("These are proposals only; identities.json is unchanged. Confirm or reject them on the site ")
+                    .append("(<code>./jbang review</code> will be the way to decide them one by one), ")
+                    .append("or apply them all with <code>./jbang cluster --execute</code>.</p>\n");
         }
         h.append("<p class=\"meta\">Run ").append(esc(in.run())).append(" · ").append(esc(in.generatedAt()))
                 .append(" · model ").append(esc(String.valueOf(in.model()))).append(" · threshold ")
@@ -130,7 +130,7 @@ public final class ReviewPage {
 
     /** Up to PERSON_FACES of the person's faces, anchors first, preferring those whose crop is on disk. */
     static List<String> personFaces(JsonNode person, Path cropsDir) {
-        List<String> all = Matcher.faceIds(person), withCrop = new ArrayList<>();
+        List<String> all = Identities.faceIds(person), withCrop = new ArrayList<>();
         for (String f : all) if (withCrop.size() < PERSON_FACES && Files.isRegularFile(cropFile(cropsDir, f))) withCrop.add(f);
         if (!withCrop.isEmpty()) return withCrop;
         return all.isEmpty() ? List.of() : List.of(all.get(0));
@@ -149,7 +149,7 @@ public final class ReviewPage {
 
         Images(Input in) {
             this.in = in;
-            this.faceToPhoto = Matcher.faceToPhoto(in.photoIndex());
+            this.faceToPhoto = Identities.faceToPhoto(in.photoIndex());
         }
 
         String crop(String faceId, String cls) {

@@ -21,6 +21,11 @@ public interface Step<P extends Step.Plan, R extends Step.Result> {
     /** The step's short name ("backup", "download", ...): its key in the run journal. */
     String name();
 
+    /** How a person carries out the plan a dry run showed (steps whose default is a dry run say --execute). */
+    default String howToApply() {
+        return "run again without --dry-run";
+    }
+
     /** Computes what the step would do. Reads only. */
     P plan(KitContext ctx) throws Exception;
 

@@ -31,7 +31,7 @@ public final class StepRunner {
         plan.print(ctx.console());
         step.writeReports(plan, ctx);
         if (ctx.dryRun()) {
-            ctx.console().info("Dry run: nothing was changed" + (plan.nothingToDo() ? " (and there is nothing to do)." : ". Run again without --dry-run to do this."));
+            ctx.console().info("Dry run: nothing was changed" + (plan.nothingToDo() ? " (and there is nothing to do)." : ". To do this, " + step.howToApply() + "."));
             return new Outcome<>(step.name(), ctx.mode(), plan, null);
         }
         R result = step.apply(plan, ctx);

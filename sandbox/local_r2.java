@@ -7,7 +7,7 @@
 //DEPS ch.qos.logback:logback-classic:1.6.3
 //DEPS jakarta.servlet:jakarta.servlet-api:6.0.0
 //DEPS com.fasterxml.jackson.core:jackson-annotations:2.22
-//SOURCES ../lib/KitException.java ../lib/Args.java ../lib/StepMain.java
+//SOURCES ../lib/KitException.java ../lib/StepMain.java
 // The pins above (guava, slf4j, logback, servlet, jackson-annotations) are the versions S3Proxy 4.1.0
 // needs; without them JBang's resolution picks older ones from its other dependencies and it fails at run time.
 
@@ -32,25 +32,37 @@ import ch.qos.logback.classic.Logger;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
 import org.gaul.s3proxy.blobstore.BlobStore;
 import org.gaul.s3proxy.nio2blob.FilesystemNio2BlobStore;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-public class local_r2 {
+@Command(name = "local-r2", mixinStandardHelpOptions = true,
+        description = {"A local S3-compatible store standing in for Cloudflare R2 (S3Proxy, objects kept as files",
+                "under DIR/<bucket>/). Prints the endpoint, credentials and the R2_* lines for .env, then",
+                "serves on 127.0.0.1 until stopped with Ctrl-C.", "",
+                "Example: ./jbang sandbox/local_r2.java --root /tmp/r2 --port 9000 --bucket rhodesli-photos"})
+public class local_r2 implements Callable<Integer> {
     /** Fixed, printed, local-only credentials: anything that can reach 127.0.0.1 here may use them. */
     public static final String ACCESS_KEY = "local-r2-access-key";
     public static final String SECRET_KEY = "local-r2-secret-key-not-a-real-secret";
 
-    static final String USAGE = "./jbang sandbox/local_r2.java --root DIR [--port N] [--bucket NAME] [--verbose]";
-    static final String ABOUT = """
-            A local S3-compatible store standing in for Cloudflare R2 (S3Proxy, objects kept as files
-            under DIR/<bucket>/). Prints the endpoint, credentials and the R2_* lines for .env, then
-            serves on 127.0.0.1 until stopped with Ctrl-C.
+    @Option(names = "--root", paramLabel = "DIR", required = true, description = "folder where the objects are kept (required)")
+    Path rootDir;
 
-            Example: ./jbang sandbox/local_r2.java --root /tmp/r2 --port 9000 --bucket rhodesli-photos""";
+    @Option(names = "--port", paramLabel = "N", defaultValue = "9000", description = "port on 127.0.0.1 (default ${DEFAULT-VALUE}; 0 = any free port)")
+    int portOption;
+
+    @Option(names = "--bucket", paramLabel = "NAME", description = "create this bucket if missing")
+    String bucketOption;
+
+    @Option(names = "--verbose", description = "show S3Proxy's own log")
+    boolean verboseOption;
 
     /** A running store; close() stops it (the files stay). */
     public static final class Running implements AutoCloseable {
@@ -105,39 +117,35 @@ public class local_r2 {
         }
     }
 
-    public static void main(String[] argv) {
-        StepMain.exit(() -> {
-            Args args = new Args(USAGE, ABOUT)
-                    .option("--root", "DIR", "folder where the objects are kept (required)")
-                    .option("--port", "N", "port on 127.0.0.1 (default 9000; 0 = any free port)")
-                    .option("--bucket", "NAME", "create this bucket if missing")
-                    .flag("--verbose", "show S3Proxy's own log")
-                    .parse(argv);
-            args.required("--root");
-            int port = args.getInt("--port", 9000);
-            if (port < 0 || port > 65535) throw new Args.Usage("--port must be between 0 and 65535");
-            Path root = Path.of(args.get("--root")).toAbsolutePath().normalize();
-            String bucket = args.get("--bucket");
-            if (args.has("--verbose")) verbose = true;
-            Running store = start(root, port, bucket);
-            Runtime.getRuntime().addShutdownHook(new Thread(store::close));
-            System.out.println("Local R2 stand-in (S3Proxy) serving " + root);
-            System.out.println("  endpoint    " + store.endpoint());
-            System.out.println("  access key  " + store.accessKey());
-            System.out.println("  secret key  " + store.secretKey());
-            System.out.println("  bucket      " + (bucket == null ? "(none created; pass --bucket NAME)" : bucket));
-            System.out.println();
-            System.out.println("Lines for .env (R2_ENDPOINT_URL replaces the Cloudflare endpoint built from R2_ACCOUNT_ID):");
-            System.out.println("R2_ENDPOINT_URL=" + store.endpoint());
-            System.out.println("R2_ACCESS_KEY_ID=" + store.accessKey());
-            System.out.println("R2_SECRET_ACCESS_KEY=" + store.secretKey());
-            System.out.println("R2_BUCKET_NAME=" + (bucket == null ? "<bucket>" : bucket));
-            System.out.println();
-            System.out.println("Serving until stopped (Ctrl-C).");
-            System.out.flush();
-            new CountDownLatch(1).await();
-            return StepMain.OK;
-        });
+    public static void main(String... argv) {
+        StepMain.exit(new local_r2(), argv);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (portOption < 0 || portOption > 65535) throw new StepMain.UsageException("--port must be between 0 and 65535");
+        Path root = rootDir.toAbsolutePath().normalize();
+        String bucket = bucketOption;
+        int port = portOption;
+        if (verboseOption) verbose = true;
+        Running store = start(root, port, bucket);
+        Runtime.getRuntime().addShutdownHook(new Thread(store::close));
+        System.out.println("Local R2 stand-in (S3Proxy) serving " + root);
+        System.out.println("  endpoint    " + store.endpoint());
+        System.out.println("  access key  " + store.accessKey());
+        System.out.println("  secret key  " + store.secretKey());
+        System.out.println("  bucket      " + (bucket == null ? "(none created; pass --bucket NAME)" : bucket));
+        System.out.println();
+        System.out.println("Lines for .env (R2_ENDPOINT_URL replaces the Cloudflare endpoint built from R2_ACCOUNT_ID):");
+        System.out.println("R2_ENDPOINT_URL=" + store.endpoint());
+        System.out.println("R2_ACCESS_KEY_ID=" + store.accessKey());
+        System.out.println("R2_SECRET_ACCESS_KEY=" + store.secretKey());
+        System.out.println("R2_BUCKET_NAME=" + (bucket == null ? "<bucket>" : bucket));
+        System.out.println();
+        System.out.println("Serving until stopped (Ctrl-C).");
+        System.out.flush();
+        new CountDownLatch(1).await();
+        return StepMain.OK;
     }
 
     private static volatile boolean verbose;

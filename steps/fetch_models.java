@@ -2,7 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java ../lib/ModelCatalog.java ../lib/NpmPackage.java
+//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java ../lib/NpmPackage.java
 
 /*
  * fetch_models — installs the face models into models/ and writes models/models.json.
@@ -35,32 +35,43 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-public class fetch_models {
-    static final String USAGE = "./jbang steps/fetch_models.java [--models-dir DIR] [--detector NAME] [--recognizer NAME] [--force] [--json]";
-    static final String ABOUT = """
-            Installs the face models into models/ (default: npm faceplugin-face-recognition-js@0.0.1, checked
-            against pinned hashes) and writes models/models.json. Registers InsightFace files found in models/
-            (det_10g.onnx, det_500m.onnx, w600k_r50.onnx, w600k_mbf.onnx); --detector/--recognizer select them.
+@Command(name = "fetch-models", mixinStandardHelpOptions = true,
+        description = {"Installs the face models into models/ (default: npm faceplugin-face-recognition-js@0.0.1, checked",
+                "against pinned hashes) and writes models/models.json. Registers InsightFace files found in models/",
+                "(det_10g.onnx, det_500m.onnx, w600k_r50.onnx, w600k_mbf.onnx); --detector/--recognizer select them.", "",
+                "Example: ./jbang fetch-models",
+                "         ./jbang fetch-models --detector det_10g --recognizer w600k_r50"})
+public class fetch_models implements Callable<Integer> {
+    @Option(names = "--models-dir", paramLabel = "DIR", description = "where the models live (default: models)")
+    Path modelsDir;
 
-            Example: ./jbang fetch-models
-                     ./jbang fetch-models --detector det_10g --recognizer w600k_r50""";
+    @Option(names = "--detector", paramLabel = "NAME", description = "the active detector: fr_detect (default), det_10g, det_500m")
+    String detector;
 
-    public static void main(String[] argv) {
-        StepMain.exit(() -> {
-            Args args = new Args(USAGE, ABOUT)
-                    .option("--models-dir", "DIR", "where the models live (default: models)")
-                    .option("--detector", "NAME", "the active detector: fr_detect (default), det_10g, det_500m")
-                    .option("--recognizer", "NAME", "the active recognizer: fr_feature (default), w600k_r50, w600k_mbf")
-                    .flag("--force", "fetch and extract the default models again even if they are intact")
-                    .flag("--json", "print one JSON summary on stdout; messages go to stderr")
-                    .parse(argv);
-            Console console = Console.standard(args.has("--json"));
-            Path modelsDir = KitConfig.load().modelsDir(args.get("--models-dir"));
-            ObjectNode summary = run(modelsDir, args.get("--detector"), args.get("--recognizer"), args.has("--force"), console);
-            console.emitJson(summary);
-            return StepMain.OK;
-        });
+    @Option(names = "--recognizer", paramLabel = "NAME", description = "the active recognizer: fr_feature (default), w600k_r50, w600k_mbf")
+    String recognizer;
+
+    @Option(names = "--force", description = "fetch and extract the default models again even if they are intact")
+    boolean force;
+
+    @Option(names = "--json", description = "print one JSON object on stdout; messages go to stderr")
+    boolean json;
+
+    public static void main(String... argv) {
+        StepMain.exit(new fetch_models(), argv);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Console console = Console.standard(json);
+        Path dir = KitConfig.load().modelsDir(modelsDir == null ? null : modelsDir.toString());
+        ObjectNode summary = run(dir, detector, recognizer, force, console);
+        console.emitJson(summary);
+        return StepMain.OK;
     }
 
     /** Installs/verifies the models in {@code modelsDir} and writes models.json; null selections keep the current ones. */

@@ -12,6 +12,7 @@
 //SOURCES ../lib/FaceGrouping.java ../lib/Matcher.java ../lib/MatchThresholds.java
 //SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
 //SOURCES ../lib/IngestStep.java
+//SOURCES ../lib/FaceDistances.java ../lib/CrashPoint.java
 
 /*
  * Step 3 — ingest: finds, aligns and embeds the faces of every photo of the upload jobs, keeps

@@ -3,8 +3,8 @@
 //DEPS info.picocli:picocli:4.7.7
 //JAVA_OPTIONS -Xmx3g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java
-//SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/ModelCatalog.java ../lib/Photos.java
+//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/KitOptions.java ../lib/Timestamps.java
+//SOURCES ../lib/Layout.java ../lib/KitContext.java ../lib/JobLedger.java ../lib/Names.java ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/ModelCatalog.java ../lib/Photos.java
 //SOURCES ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java
 //SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java
 
@@ -23,8 +23,8 @@
  * to data/backups/embeddings.<timestamp>/ (the legacy data/embeddings.npy is never touched).
  * A face whose photo is missing or unreadable keeps its old vector and model tag, and is listed.
  *
- * Options:  --data-dir D, --photos-dir P, --models-dir M
- *           --dry-run     only say what would be re-embedded
+ * Options:  --data-dir D, --photos-dir P, --models-dir M   the archive's folders (also --crops-dir, --pending-dir)
+ *           --dry-run     only count what would be re-embedded; writes nothing
  *           --json        one JSON summary on stdout
  * Example:  ./jbang reembed --dry-run
  */
@@ -33,8 +33,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,33 +41,32 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 
-public class reembed {
-    static final String USAGE = "./jbang steps/reembed.java [--data-dir D] [--photos-dir P] [--models-dir M] [--dry-run] [--json]";
-    static final String ABOUT = """
-            Re-embeds every face of the archive from the stored photos with the active recognizer, keeping face
-            ids and boxes, so that all faces can be compared again. The previous store is copied to
-            data/backups/embeddings.<timestamp>/ first.
+@Command(name = "reembed", mixinStandardHelpOptions = true,
+        description = {"Re-embeds every face of the archive from the stored photos with the active recognizer, keeping face",
+                "ids and boxes, so that all faces can be compared again. The previous store is copied to",
+                "data/backups/embeddings.<timestamp>/ first. --dry-run only counts, and writes nothing.", "",
+                "Example: ./jbang reembed --dry-run"})
+public class reembed implements Callable<Integer> {
+    @Mixin KitOptions.Folders folders;
+    @Mixin KitOptions.DryRun dryRun;
+    @Mixin KitOptions.Output out;
 
-            Example: ./jbang reembed --dry-run""";
+    public static void main(String... argv) {
+        StepMain.exit(new reembed(), argv);
+    }
 
-    public static void main(String[] argv) {
-        StepMain.exit(() -> {
-            Args args = new Args(USAGE, ABOUT)
-                    .option("--data-dir", "D", "the archive folder (default: data)")
-                    .option("--photos-dir", "P", "where the archive's photos are (default: raw_photos)")
-                    .option("--models-dir", "M", "the face models (default: models)")
-                    .flag("--dry-run", "only say what would be re-embedded")
-                    .flag("--json", "print one JSON summary on stdout; messages go to stderr")
-                    .parse(argv);
-            KitConfig cfg = KitConfig.load();
-            Console console = Console.standard(args.has("--json"));
-            ObjectNode s = run(cfg.dataDir(args.get("--data-dir")), cfg.photosDir(args.get("--photos-dir")),
-                    cfg.modelsDir(args.get("--models-dir")), args.has("--dry-run"), null, console);
-            console.emitJson(s);
-            return s.path("kept_old").isEmpty() ? StepMain.OK : StepMain.FAILED;
-        });
+    @Override
+    public Integer call() throws Exception {
+        KitContext ctx = KitOptions.context(out, folders, dryRun.dryRun);
+        Layout l = ctx.layout();
+        ObjectNode s = run(l.data(), l.photos(), l.models(), ctx.dryRun(), null, ctx.console());
+        ctx.console().emitJson(s);
+        return s.path("kept_old").isEmpty() ? StepMain.OK : StepMain.FAILED;
     }
 
     /** The new vector of one face, or why it has none. */
@@ -79,7 +76,8 @@ public class reembed {
         ObjectNode summary = JsonFiles.object();
         summary.put("step", "reembed");
         summary.put("dry_run", dryRun);
-        try (DataLock lock = DataLock.acquire(dataDir, "reembed")) {
+        // A dry run only counts: it takes no lock (which would create data/.kit.lock) and writes nothing.
+        try (DataLock lock = dryRun ? null : DataLock.acquire(dataDir, "reembed")) {
             EmbeddingStore store = EmbeddingStore.open(dataDir);
             ObjectNode index = new ArchiveFiles(dataDir).readPhotoIndex();
             String target = models != null ? models.embeddingModel : ModelCatalog.activeEmbeddingModel(modelsDir);
@@ -154,7 +152,7 @@ public class reembed {
                 console.warn("no face could be re-embedded: the store is left as it was");
             } else {
                 if (Files.isDirectory(store.folder())) {
-                    Path backup = freshFolder(dataDir.resolve("backups"), "embeddings." + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+                    Path backup = freshFolder(dataDir.resolve("backups"), "embeddings." + Timestamps.label());
                     copyFolder(store.folder(), backup);
                     console.ok("previous store copied to " + backup);
                     summary.put("backup", backup.toString());

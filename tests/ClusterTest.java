@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.OptionalInt;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,14 +26,25 @@ class ClusterTest {
         }
     }
 
-    static cluster_new_faces.Options options(Path dir, Double threshold, boolean execute, Integer limit) {
-        // An empty models folder: the thresholds are the archive's own (w600k_r50) values.
-        return new cluster_new_faces.Options(dir, dir.resolve("no-models"), dir.resolve("no-photos"), dir.resolve("no-crops"),
-                threshold, execute, limit);
+    static ClusterStep.Options options(Double threshold, Integer limit) {
+        return new ClusterStep.Options(threshold == null ? OptionalDouble.empty() : OptionalDouble.of(threshold),
+                limit == null ? OptionalInt.empty() : OptionalInt.of(limit));
     }
 
-    static ObjectNode run(cluster_new_faces.Options o) throws Exception {
-        return cluster_new_faces.run(o, new TestConsole().console);
+    /** The archive in {@code dir}; an empty models folder: the thresholds are the archive's own (w600k_r50) values. */
+    static KitContext context(Path dir, Path models, boolean execute) {
+        KitContext c = TestContext.withData(dir, new TestConsole().console).withMode(execute ? KitContext.Mode.APPLY : KitContext.Mode.DRY_RUN);
+        return c.withLayout(c.layout().withModels(models).withPhotos(dir.resolve("no-photos")).withCrops(dir.resolve("no-crops")));
+    }
+
+    /** Runs step 4 as its script does: plan, reports, and (execute) apply. */
+    static StepRunner.Outcome<ClusterStep.Plan, ClusterStep.Result> run(Path dir, Double threshold, boolean execute, Integer limit) throws Exception {
+        return run(dir, dir.resolve("no-models"), threshold, execute, limit);
+    }
+
+    static StepRunner.Outcome<ClusterStep.Plan, ClusterStep.Result> run(Path dir, Path models, Double threshold, boolean execute, Integer limit)
+            throws Exception {
+        return StepRunner.run(new ClusterStep(options(threshold, limit)), context(dir, models, execute));
     }
 
     @Test
@@ -40,13 +53,13 @@ class ClusterTest {
         byte[] identities = Files.readAllBytes(dir.resolve("identities.json"));
         byte[] photos = Files.readAllBytes(dir.resolve("photo_index.json"));
         for (String t : List.of("1.05", "1.25")) {
-            ObjectNode summary = run(options(dir, Double.valueOf(t), false, null));
+            var o = run(dir, Double.valueOf(t), false, null);
             ObjectNode got = JsonFiles.readObject(dir.resolve("proposals.json"));
             assertTrue(got.remove("generated_at").asText().matches(TIMESTAMP));
             JsonNode want = JsonFiles.read(EXPECTED.resolve("proposals-" + t + ".json"));
             assertJsonEquals(want, got, "proposals at " + t);
-            assertEquals(want.get("proposals").size(), summary.get("proposals").asInt());
-            assertEquals(0, summary.get("applied").asInt());
+            assertEquals(want.get("proposals").size(), o.plan().proposals().size());
+            assertNull(o.result(), "a dry run applies nothing");
         }
         assertArrayEquals(identities, Files.readAllBytes(dir.resolve("identities.json")), "a dry run never writes identities.json");
         assertArrayEquals(photos, Files.readAllBytes(dir.resolve("photo_index.json")));
@@ -59,9 +72,9 @@ class ClusterTest {
     @Test
     void theDefaultThresholdIsTheModelsCalibratedHigh(@TempDir Path dir) throws Exception {
         seed(dir);
-        ObjectNode s = run(options(dir, null, false, null));
-        assertEquals(1.05, s.get("threshold").asDouble());
-        assertEquals("w600k_r50", s.get("model").asText());
+        ClusterStep.Plan s = run(dir, null, false, null).plan();
+        assertEquals(1.05, s.threshold());
+        assertEquals("w600k_r50", s.model());
         ObjectNode got = JsonFiles.readObject(dir.resolve("proposals.json"));
         got.remove("generated_at");
         assertJsonEquals(JsonFiles.read(EXPECTED.resolve("proposals-1.05.json")), got, "default threshold");
@@ -72,8 +85,7 @@ class ClusterTest {
         Files.writeString(models.resolve("models.json"), """
                 {"schema_version": 1, "thresholds": {"w600k_r50": {"very_high": 0.5, "high": 0.8, "moderate": 0.9,
                  "medium": 1.0, "low": 1.1, "grouping": 0.7, "calibration": "test"}}}""");
-        var o = new cluster_new_faces.Options(dir, models, dir, dir, null, false, null);
-        assertEquals(3, run(o).get("proposals").asInt(), "0.6625, 0.7699 and 0.791 are under 0.8");
+        assertEquals(3, run(dir, models, null, false, null).plan().proposals().size(), "0.6625, 0.7699 and 0.791 are under 0.8");
         JsonNode first = JsonFiles.readObject(dir.resolve("proposals.json")).get("proposals").get(0);
         assertEquals("HIGH", first.get("confidence").asText(), "0.6625 is HIGH when VERY HIGH is < 0.5");
     }
@@ -82,9 +94,9 @@ class ClusterTest {
     void skippedIdentitiesWithAStrongMatchAreListedForPromotion(@TempDir Path dir) throws Exception {
         seed(dir);
         for (Double t : new Double[] {1.05, 1.25}) {
-            ObjectNode s = run(options(dir, t, false, null));
+            ClusterStep.Plan s = run(dir, t, false, null).plan();
             List<String> contexts = new ArrayList<>();
-            for (JsonNode p : s.get("promotions")) contexts.add(p.get("name").asText() + ": " + p.get("promotion_context").asText());
+            for (Matcher.Promotion p : s.promotions()) contexts.add(p.identityName() + ": " + p.context());
             // Only SKIPPED sources labelled VERY HIGH or HIGH: the MODERATE/LOW ones at 1.25 are not promoted.
             assertEquals(List.of(
                     "Unidentified Person 084: Matches Luna Leonora Capuano at distance 0.803 (HIGH)",
@@ -95,7 +107,7 @@ class ClusterTest {
         ObjectNode ids = JsonFiles.readObject(dir.resolve("identities.json"));
         ((ObjectNode) ids.get("identities").get("7d9dbdad-b146-4000-871b-f21d84bdaef6")).put("promoted_from", "SKIPPED");
         JsonFiles.write(dir.resolve("identities.json"), ids);
-        assertEquals(2, run(options(dir, 1.05, false, null)).get("promotions").size());
+        assertEquals(2, run(dir, 1.05, false, null).plan().promotions().size());
     }
 
     @Test
@@ -104,20 +116,20 @@ class ClusterTest {
             Path dir = Files.createDirectories(base.resolve(t));
             seed(dir);
             byte[] before = Files.readAllBytes(dir.resolve("identities.json"));
-            ObjectNode s = run(options(dir, Double.valueOf(t), true, null));
+            ClusterStep.Result s = run(dir, Double.valueOf(t), true, null).result();
             JsonNode want = JsonFiles.read(EXPECTED.resolve("execute-" + t + ".json"));
-            assertEquals(want.get("applied").asInt(), s.get("applied").asInt(), "applied at " + t);
+            assertEquals(want.get("applied").asInt(), s.applied(), "applied at " + t);
             ObjectNode got = JsonFiles.readObject(dir.resolve("identities.json"));
             maskNow(got, want.get("identities"));
             assertJsonEquals(want.get("identities"), got, "identities after --execute at " + t);
             // Key order too: the archive's diffs stay readable.
             assertEquals(JsonFiles.pretty(want.get("identities")), JsonFiles.pretty(got));
             // The backup holds the archive exactly as it was.
-            String label = s.get("backup").asText();
+            String label = s.backup();
             assertArrayEquals(before, Files.readAllBytes(dir.resolve("backups/identities.json." + label + ".bak")));
             // Running again finds nothing left to propose.
-            ObjectNode again = run(options(dir, Double.valueOf(t), true, null));
-            assertEquals(0, again.get("proposals").asInt());
+            var again = run(dir, Double.valueOf(t), true, null);
+            assertEquals(0, again.plan().proposals().size());
         }
     }
 
@@ -130,10 +142,10 @@ class ClusterTest {
         ObjectNode p084 = (ObjectNode) ids.get("identities").get("021fd642-92bb-459e-a5f9-7c6c8935e4eb");
         p084.withArray("candidate_ids").add("inbox_000000000000");
         JsonFiles.write(dir.resolve("identities.json"), ids);
-        ObjectNode s = run(options(dir, 1.05, true, null));
-        assertEquals(12, s.get("applied").asInt());
-        assertEquals(1, s.get("promoted").asInt());
-        assertEquals(1, s.get("faces_without_embedding").asInt());
+        var s = run(dir, 1.05, true, null);
+        assertEquals(12, s.result().applied());
+        assertEquals(1, s.result().promoted());
+        assertEquals(1, s.plan().facesWithoutEmbedding().size());
         JsonNode after = JsonFiles.readObject(dir.resolve("identities.json")).get("identities").get("021fd642-92bb-459e-a5f9-7c6c8935e4eb");
         assertFalse(after.has("merged_into"));
         assertEquals("[\"inbox_000000000000\"]", after.get("candidate_ids").toString());
@@ -147,7 +159,7 @@ class ClusterTest {
     @Test
     void limitKeepsTheClosestProposals(@TempDir Path dir) throws Exception {
         seed(dir);
-        run(options(dir, 1.25, false, 5));
+        run(dir, 1.25, false, 5);
         JsonNode got = JsonFiles.readObject(dir.resolve("proposals.json")).get("proposals");
         JsonNode want = JsonFiles.read(EXPECTED.resolve("proposals-1.25.json")).get("proposals");
         assertEquals(5, got.size());
@@ -162,7 +174,7 @@ class ClusterTest {
         store.append(EmbeddingStoreTest.faces("inbox_51d40f41e72c", 1, 5, "faceplugin-fr_feature-0.0.1").stream()
                 .map(f -> new EmbeddingStore.Face("inbox_51d40f41e72c", f.filename(), f.filepath(), f.mu(), f.sigmaSq(),
                         f.detScore(), f.bbox(), f.quality(), f.model())).toList());
-        KitException e = assertThrows(KitException.class, () -> run(options(dir, null, false, null)));
+        KitException e = assertThrows(KitException.class, () -> run(dir, null, false, null));
         assertTrue(e.getMessage().contains("different embedding models"), e.getMessage());
         assertTrue(e.getMessage().contains("w600k_r50") && e.getMessage().contains("faceplugin-fr_feature-0.0.1"), e.getMessage());
         assertTrue(e.fix().contains("./jbang steps/reembed.java"), e.fix());
@@ -173,7 +185,7 @@ class ClusterTest {
     void theMatrixKernelAgreesWithABruteForceReference() {
         // Several blocks of new faces, identity runs of uneven length, rows not a multiple of 4, exclusions.
         Random r = new Random(42);
-        int dims = 64, identities = 37, nb = Matcher.BLOCK + 45;
+        int dims = 64, identities = 37, nb = FaceDistances.BLOCK + 45;
         List<Integer> rowId = new ArrayList<>();
         for (int c = 0; c < identities; c++) for (int k = 0; k <= c % 5; k++) rowId.add(c);
         int na = rowId.size();
@@ -186,10 +198,10 @@ class ClusterTest {
             System.arraycopy(v, 0, b, j * dims, dims);
         }
         int[][] excluded = new int[identities][];
-        excluded[3] = new int[] {0, 5, Matcher.BLOCK + 1};
+        excluded[3] = new int[] {0, 5, FaceDistances.BLOCK + 1};
         excluded[10] = new int[] {2, 4};
         int[] rows = rowId.stream().mapToInt(Integer::intValue).toArray();
-        Matcher.Nearest got = Matcher.nearestIdentities(a, rows, identities, b, dims, excluded);
+        FaceDistances.Nearest got = FaceDistances.nearestIdentities(a, rows, identities, b, dims, excluded);
         for (int j = 0; j < nb; j++) {
             double best = Double.POSITIVE_INFINITY, second = Double.POSITIVE_INFINITY;
             int bestC = -1;
@@ -197,7 +209,7 @@ class ClusterTest {
                 final int jj = j;
                 if (excluded[c] != null && java.util.Arrays.stream(excluded[c]).anyMatch(x -> x == jj)) continue;
                 double m = Double.POSITIVE_INFINITY;
-                for (int i = 0; i < na; i++) if (rows[i] == c) m = Math.min(m, Matcher.euclidean(a, i * dims, b, j * dims, dims));
+                for (int i = 0; i < na; i++) if (rows[i] == c) m = Math.min(m, FaceDistances.euclidean(a, i * dims, b, j * dims, dims));
                 if (m < best) {
                     second = best;
                     best = m;
@@ -216,14 +228,66 @@ class ClusterTest {
         var r = KitProcess.run("steps/cluster_new_faces.java", "--data-dir", dir.toString(), "--threshold", "1.25", "--json");
         assertEquals(0, r.exitCode(), r.all());
         JsonNode summary = JsonFiles.parse(r.stdout(), "stdout");
-        assertEquals(24, summary.get("proposals").asInt());
-        assertTrue(Files.exists(Path.of(summary.get("review_page").asText())));
+        assertEquals(24, summary.at("/plan/proposal_count").asInt());
+        assertEquals(24, summary.at("/plan/proposals").size());
+        assertTrue(Files.exists(Path.of(summary.at("/plan/review_page").asText())));
         assertTrue(r.stderr().contains("Nothing has been applied"), r.stderr());
         assertTrue(r.stderr().contains("AMBIGUOUS"), "the table flags ambiguous proposals");
-        assertTrue(r.stderr().contains("review page: " + summary.get("review_page").asText()), "the page's path is printed");
+        assertTrue(r.stderr().contains("review page: " + summary.at("/plan/review_page").asText()), "the page's path is printed");
 
         var bad = KitProcess.run("steps/cluster_new_faces.java", "--data-dir", dir.toString(), "--dry-run", "--execute");
         assertEquals(2, bad.exitCode(), bad.all());
+    }
+
+    /** Every file under {@code dir} but the reports (proposals.json, review/), with the MD5 of its bytes. */
+    static Map<String, String> archiveSnapshot(Path dir) throws Exception {
+        Map<String, String> out = new java.util.TreeMap<>();
+        try (var s = Files.walk(dir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                String rel = dir.relativize(p).toString();
+                if (rel.equals("proposals.json") || rel.startsWith("review")) continue;
+                out.put(rel, Checksums.md5Hex(p));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void clusterAndClusterDryRunChangeNothingButTheReports(@TempDir Path dir) throws Exception {
+        seed(dir);
+        // a segmented embedding store (with a face no identity holds) and a job ledger, besides the two documents
+        EmbeddingStore store = EmbeddingStore.open(dir);
+        store.append(EmbeddingStoreTest.faces("unreferenced_face", 1, 7, "w600k_r50"));
+        JobLedger ledger = JobLedger.open(dir.resolve("runs"), KitContext.Mode.APPLY);
+        ledger.recordDownload("job00001", Map.of("job00001/a.jpg", 5L), List.of());
+        ledger.mark(List.of("job00001"), JobLedger.Milestone.INGESTED);
+        assertTrue(Files.isDirectory(store.folder()) && Files.isRegularFile(dir.resolve("runs/jobs.json")));
+        Map<String, String> before = archiveSnapshot(dir);
+        assertTrue(before.keySet().containsAll(List.of("identities.json", "photo_index.json", "runs/jobs.json")), before.toString());
+        for (String[] args : new String[][] {{"--data-dir", dir.toString(), "--dry-run"}, {"--data-dir", dir.toString()}}) {
+            var r = KitProcess.run("steps/cluster_new_faces.java", args);
+            assertEquals(0, r.exitCode(), r.all());
+            assertTrue(r.stdout().contains("Nothing has been applied"), r.stdout());
+            assertEquals(before, archiveSnapshot(dir), "identities.json, photo_index.json, the store and the ledger, byte for byte: " + String.join(" ", args));
+        }
+        assertTrue(Files.isRegularFile(dir.resolve("proposals.json")), "the reports are written all the same");
+        try (var pages = Files.list(dir.resolve("review"))) {
+            assertEquals(2, pages.count());
+        }
+    }
+
+    @Test
+    void helpListsEveryOptionAndSaysHowProposalsAreDecided() throws Exception {
+        var help = KitProcess.run("steps/cluster_new_faces.java", "--help");
+        assertEquals(0, help.exitCode(), help.all());
+        for (String o : List.of("--execute", "--dry-run", "--threshold", "--limit", "--data-dir", "--photos-dir", "--crops-dir",
+                "--models-dir", "--json", "--help")) {
+            assertTrue(help.stdout().contains(o), o + " in --help: " + help.stdout());
+        }
+        assertTrue(help.stdout().contains("./jbang review") && help.stdout().contains("ALL"), help.stdout());
+        for (String[] bad : new String[][] {{"--threshold", "0"}, {"--threshold", "2.5"}, {"--limit", "0"}}) {
+            assertEquals(2, KitProcess.run("steps/cluster_new_faces.java", bad).exitCode(), String.join(" ", bad));
+        }
     }
 
     // ------------------------------------------------------------------ helpers

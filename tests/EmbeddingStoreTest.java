@@ -473,7 +473,7 @@ class EmbeddingStoreTest {
     }
 
     static double dist(EmbeddingStore.Face x, EmbeddingStore.Face y) {
-        return Matcher.euclidean(x.mu(), 0, y.mu(), 0, x.mu().length);
+        return FaceDistances.euclidean(x.mu(), 0, y.mu(), 0, x.mu().length);
     }
 
     static void assertFaceEquals(EmbeddingStore.Face want, EmbeddingStore.Face got) {

@@ -72,10 +72,12 @@ class ReviewPageTest {
     }
 
     static Path runStep(Path dir) throws Exception {
-        var o = new cluster_new_faces.Options(dir, dir.resolve("no-models"), dir.resolve("photos"), dir.resolve("crops"), 1.25, false, null);
         TestConsole console = new TestConsole();
-        ObjectNode summary = cluster_new_faces.run(o, console.console);
-        Path page = Path.of(summary.get("review_page").asText());
+        KitContext c = TestContext.withData(dir, console.console).withMode(KitContext.Mode.DRY_RUN);
+        c = c.withLayout(c.layout().withModels(dir.resolve("no-models")).withPhotos(dir.resolve("photos")).withCrops(dir.resolve("crops")));
+        var o = StepRunner.run(new ClusterStep(new ClusterStep.Options(java.util.OptionalDouble.of(1.25), java.util.OptionalInt.empty())), c);
+        Path page = o.plan().reviewPage();
+        assertTrue(Files.isRegularFile(page));
         assertTrue(console.text().contains("review page: " + page), "the step prints the page's path");
         assertEquals(dir.resolve("review"), page.getParent());
         assertTrue(page.getFileName().toString().matches("\\d{8}-\\d{6}(-\\d+)?\\.html"), page.toString());

@@ -100,18 +100,19 @@ class UploadToR2Test {
         return config(a.root(), store.endpoint(), bucket, store.secretKey());
     }
 
-    static upload_to_r2.Options options(Archive a, boolean execute) {
-        return new upload_to_r2.Options(a.data(), a.photos(), a.crops(), execute, true, true, 4);
-    }
-
-    /** Runs the step in-process; the console output goes to {@code out}. */
-    static ObjectNode run(Archive a, KitConfig config, boolean execute, ByteArrayOutputStream out) {
+    static KitContext context(Archive a, KitConfig config, boolean execute, ByteArrayOutputStream out) {
         PrintStream ps = new PrintStream(out, true, StandardCharsets.UTF_8);
         Console console = new Console(false, ps, ps, new java.io.ByteArrayInputStream(new byte[0]));
-        return upload_to_r2.run(options(a, execute), config, console);
+        return new KitContext(config, Layout.under(a.root(), KitConfig.findRoot().resolve("models")), console,
+                execute ? KitContext.Mode.APPLY : KitContext.Mode.DRY_RUN);
     }
 
-    static ObjectNode run(Archive a, String bucket, boolean execute) {
+    /** Runs the step in-process as its script does ({"step", "dry_run", "plan", "result", "failures"}); the console output goes to {@code out}. */
+    static ObjectNode run(Archive a, KitConfig config, boolean execute, ByteArrayOutputStream out) throws Exception {
+        return StepRunner.run(new UploadStep(UploadStep.Options.defaults()), context(a, config, execute, out)).toJson();
+    }
+
+    static ObjectNode run(Archive a, String bucket, boolean execute) throws Exception {
         return run(a, config(a, bucket), execute, new ByteArrayOutputStream());
     }
 
@@ -128,7 +129,7 @@ class UploadToR2Test {
 
     static List<String> keys(JsonNode summary, String action) {
         List<String> out = new ArrayList<>();
-        for (JsonNode i : summary.get("items")) if (action == null || i.get("action").asText().equals(action)) out.add(i.get("key").asText());
+        for (JsonNode i : summary.at("/plan/items")) if (action == null || i.get("action").asText().equals(action)) out.add(i.get("key").asText());
         return out;
     }
 
@@ -138,19 +139,18 @@ class UploadToR2Test {
         String bucket = newBucket();
         ByteArrayOutputStream dryOut = new ByteArrayOutputStream();
         ObjectNode dry = run(a, config(a, bucket), false, dryOut);
-        assertEquals(5, dry.at("/plan/new/files").asInt(), dryOut.toString(StandardCharsets.UTF_8));
+        assertEquals(5, dry.at("/plan/new_objects/files").asInt(), dryOut.toString(StandardCharsets.UTF_8));
         assertEquals(300_000 + 40_000 + 8000 + 9000 + 7000, dry.at("/plan/to_send/bytes").asLong());
-        assertTrue(dryOut.toString(StandardCharsets.UTF_8).contains("Dry run: nothing was sent"));
+        assertTrue(dryOut.toString(StandardCharsets.UTF_8).contains("Dry run: nothing was changed. To do this, run ./jbang upload --execute."));
         try (var s = Files.list(stored(bucket, ""))) {
             assertEquals(0, s.count(), "a dry run sends nothing");
         }
 
         ObjectNode done = run(a, bucket, true);
         assertEquals(dry.get("plan"), done.get("plan"), "execute plans exactly what the dry run showed");
-        assertEquals(dry.get("items"), done.get("items"));
-        assertEquals(5, done.at("/sent/files").asInt());
-        assertEquals(dry.at("/plan/to_send/bytes").asLong(), done.at("/sent/bytes").asLong());
-        assertEquals(0, done.get("failed").size());
+                assertEquals(5, done.at("/result/files_sent").asInt());
+        assertEquals(dry.at("/plan/to_send/bytes").asLong(), done.at("/result/bytes_sent").asLong());
+        assertEquals(0, done.at("/result/failed").size());
 
         // every registered file is there, byte for byte, under the keys production expects
         assertArrayEquals(Files.readAllBytes(a.photo("Image 001_compress.jpg")), Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
@@ -176,12 +176,16 @@ class UploadToR2Test {
         ObjectNode done = run(a, config(a, bucket), true, out);
         String text = out.toString(StandardCharsets.UTF_8);
         List<String> missing = new ArrayList<>();
-        for (JsonNode m : done.get("missing")) missing.add(m.get("key").asText());
+        for (JsonNode m : done.at("/plan/missing")) missing.add(m.get("key").asText());
         assertEquals(List.of("raw_photos/lost.jpg", "crops/inbox_aaaaaaaaaaaa.jpg"), missing);
         assertTrue(text.contains("2 registered file(s) cannot be uploaded"), text);
         assertTrue(text.contains(a.photo("lost.jpg").toString()), "the message names the file it looked for: " + text);
-        assertEquals(5, done.at("/sent/files").asInt());
-        assertEquals(0, done.get("failed").size(), "a missing file is not a failure");
+        assertEquals(5, done.at("/result/files_sent").asInt());
+        assertEquals(0, done.at("/result/failed").size(), "every file there was sent");
+        // ... but two registered objects are in neither place: the step did not complete
+        assertEquals(2, done.get("failures").size(), done.get("failures").toString());
+        assertTrue(done.get("failures").get(0).asText().contains(a.photo("lost.jpg").toString())
+                && done.get("failures").get(0).asText().contains("restore the file"), done.get("failures").toString());
     }
 
     @Test
@@ -192,8 +196,8 @@ class UploadToR2Test {
         ObjectNode again = run(a, bucket, true);
         assertEquals(0, again.at("/plan/to_send/files").asInt());
         assertEquals(5, again.at("/plan/unchanged/files").asInt());
-        assertEquals(0, again.at("/sent/bytes").asLong());
-        for (JsonNode i : again.get("items")) assertEquals("etag", i.get("why").asText(), "single-part objects compare by listed ETag");
+        assertEquals(0, again.at("/result/bytes_sent").asLong());
+        for (JsonNode i : again.at("/plan/items")) assertEquals("etag", i.get("why").asText(), "single-part objects compare by listed ETag");
         JsonNode cache = JsonFiles.read(a.root().resolve(".kit/upload-md5-cache.json"));
         assertEquals(5, cache.get("files").size(), "local MD5s are remembered for the next run");
 
@@ -204,7 +208,7 @@ class UploadToR2Test {
         Files.write(photo, changed);
         ObjectNode third = run(a, bucket, true);
         assertEquals(List.of("raw_photos/Image 001_compress.jpg"), keys(third, "changed"));
-        assertEquals(1, third.at("/sent/files").asInt());
+        assertEquals(1, third.at("/result/files_sent").asInt());
         assertArrayEquals(changed, Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
         // and a crop that grew
         Files.write(a.crops().resolve("inbox_0123456789ab.jpg"), bytes(7500));
@@ -219,16 +223,16 @@ class UploadToR2Test {
         byte[] scan = bytes(17 * 1024 * 1024 + 123);
         Files.write(a.photo("Image 001_compress.jpg"), scan); // the registered photo is now a 17 MB scan
         ObjectNode done = run(a, bucket, true);
-        assertEquals(0, done.get("failed").size(), done.toString());
+        assertEquals(0, done.at("/result/failed").size(), done.toString());
         assertArrayEquals(scan, Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
         try (S3Client s3 = s3()) {
             HeadObjectResponse head = s3.headObject(b -> b.bucket(bucket).key("raw_photos/Image 001_compress.jpg"));
             assertTrue(head.eTag().contains("-3"), "sent in 3 parts of 8 MiB: " + head.eTag());
-            assertEquals(ObjectStore.md5Hex(a.photo("Image 001_compress.jpg")), head.metadata().get(ObjectStore.MD5_METADATA));
-            assertEquals(ObjectStore.multipartEtag(a.photo("Image 001_compress.jpg"), ObjectStore.PART_SIZE), head.eTag().replace("\"", ""));
+            assertEquals(Checksums.md5Hex(a.photo("Image 001_compress.jpg")), head.metadata().get(ObjectTransfer.MD5_METADATA));
+            assertEquals(Checksums.multipartEtag(a.photo("Image 001_compress.jpg"), ObjectTransfer.PART_SIZE), head.eTag().replace("\"", ""));
         }
         ObjectNode again = run(a, bucket, false);
-        JsonNode item = again.get("items").get(0);
+        JsonNode item = again.at("/plan/items").get(0);
         assertEquals("raw_photos/Image 001_compress.jpg", item.get("key").asText());
         assertEquals("unchanged", item.get("action").asText());
         assertEquals("md5 metadata", item.get("why").asText());
@@ -244,7 +248,7 @@ class UploadToR2Test {
         try (FailingS3Proxy proxy = new FailingS3Proxy(store.port())) {
             proxy.failFirstUploadParts(1);
             ObjectNode done = run(a, config(a.root(), proxy.endpoint(), bucket, store.secretKey()), true, new ByteArrayOutputStream());
-            assertEquals(0, done.get("failed").size(), done.toString());
+            assertEquals(0, done.at("/result/failed").size(), done.toString());
             assertEquals(1, proxy.uploadPartsFailed());
             assertEquals(3, proxy.uploadPartsSeen(), "2 parts, one of them sent twice");
             assertEquals(3 + 4, proxy.puts(), "3 part requests and 4 small files");
@@ -262,8 +266,8 @@ class UploadToR2Test {
         try (FailingS3Proxy proxy = new FailingS3Proxy(store.port())) {
             proxy.alwaysFailUploadPartsOf("Image 001_compress.jpg");
             ObjectNode done = run(a, config(a.root(), proxy.endpoint(), bucket, store.secretKey()), true, out);
-            assertEquals(1, done.get("failed").size(), done.toString());
-            JsonNode failed = done.get("failed").get(0);
+            assertEquals(1, done.at("/result/failed").size(), done.toString());
+            JsonNode failed = done.at("/result/failed").get(0);
             assertEquals("raw_photos/Image 001_compress.jpg", failed.get("key").asText());
             assertTrue(failed.get("error").asText().contains("500") && failed.get("error").asText().contains("InternalError"), failed.toString());
             assertTrue(proxy.uploadPartsFailed() >= 5, "retried before giving up: " + proxy.uploadPartsFailed());
@@ -296,8 +300,23 @@ class UploadToR2Test {
     void missingVariablesAreListedInOneMessage(@TempDir Path dir) throws Exception {
         Archive a = archive(dir);
         KitConfig onlyBucket = KitConfig.load(a.root(), Map.of(KitConfig.R2_BUCKET_NAME, "photos"));
-        KitException e = assertThrows(KitException.class, () -> run(a, onlyBucket, false, new ByteArrayOutputStream()));
+        KitException e = assertThrows(KitException.class, () -> run(a, onlyBucket, true, new ByteArrayOutputStream()));
         assertTrue(e.getMessage().contains("R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY"), e.getMessage());
+    }
+
+    @Test
+    void withoutR2SettingsTheDryRunPlansFromTheArchiveAndSaysTheBucketWasNotConsulted(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        KitConfig none = KitConfig.load(a.root(), Map.of(KitConfig.R2_BUCKET_NAME, "photos"));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ObjectNode dry = run(a, none, false, out);
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertFalse(dry.at("/plan/bucket_consulted").asBoolean(), dry.toString());
+        assertTrue(text.contains("The bucket was not consulted: the R2 settings are not set (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)"), text);
+        assertEquals(5, dry.at("/plan/not_checked/files").asInt(), "every registered file with a local copy");
+        assertEquals(300_000 + 40_000 + 8000 + 9000 + 7000, dry.at("/plan/not_checked/bytes").asLong());
+        assertEquals(2, dry.at("/plan/missing").size());
+        assertTrue(dry.at("/result").isNull(), "a dry run applies nothing");
     }
 
     @Test
@@ -328,11 +347,135 @@ class UploadToR2Test {
         String[] args = {"--data-dir", a.data().toString(), "--photos-dir", a.photos().toString(), "--crops-dir", a.crops().toString(),
                 "--photos-only", "--execute", "--json"};
         KitProcess.Result r = KitProcess.run(env, null, "steps/upload_to_r2.java", args);
-        assertEquals(0, r.exitCode(), r.all());
+        assertEquals(1, r.exitCode(), "the registered lost.jpg is neither here nor in the bucket: " + r.all());
         JsonNode summary = JsonFiles.parse(r.stdout(), "stdout");
+        assertEquals(1, summary.get("failures").size(), summary.toString());
+        assertTrue(summary.get("failures").get(0).asText().contains("lost.jpg"), summary.toString());
         assertEquals(List.of("raw_photos/Image 001_compress.jpg", "raw_photos/Béatrice à Rhodes.png"), keys(summary, "new"), "--photos-only: no crops");
-        assertEquals(2, summary.at("/sent/files").asInt());
+        assertEquals(2, summary.at("/result/files_sent").asInt());
         assertTrue(r.stderr().contains("Step 5"), "human text goes to stderr with --json");
         assertFalse(r.stderr().contains("SLF4J"), "no logging noise: " + r.stderr());
+    }
+
+    // ---- the one meaning of --dry-run, the job ledger, --help --------------------------------
+
+    static Map<String, String> env(String bucket) {
+        Map<String, String> env = new HashMap<>();
+        env.put(KitConfig.R2_ENDPOINT_URL, store.endpoint());
+        env.put(KitConfig.R2_ACCESS_KEY_ID, store.accessKey());
+        env.put(KitConfig.R2_SECRET_ACCESS_KEY, store.secretKey());
+        env.put(KitConfig.R2_BUCKET_NAME, bucket);
+        return env;
+    }
+
+    /** Every file under {@code dir} (recursively) with the MD5 of its bytes. */
+    static Map<String, String> snapshot(Path dir) throws Exception {
+        Map<String, String> out = new java.util.TreeMap<>();
+        if (!Files.exists(dir)) return out;
+        try (var s = Files.walk(dir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) out.put(dir.relativize(p).toString(), Checksums.md5Hex(p));
+        }
+        return out;
+    }
+
+    /** The bucket as the S3 API lists it: every key with its ETag and size. */
+    static Map<String, String> listing(String bucket) {
+        Map<String, String> out = new java.util.TreeMap<>();
+        try (S3Client s3 = s3()) {
+            for (var page : s3.listObjectsV2Paginator(b -> b.bucket(bucket))) {
+                for (var o : page.contents()) out.put(o.key(), o.eTag() + " " + o.size());
+            }
+        }
+        return out;
+    }
+
+    /** Two ingested jobs in the ledger: one whose objects are all here, one whose photo is lost. */
+    static void ledgerWithJobs(Archive a) throws Exception {
+        JobLedger ledger = JobLedger.open(a.data().resolve("runs"), KitContext.Mode.APPLY);
+        for (String[] j : new String[][] {{"job00001", "a000000000000001"}, {"job00002", "a000000000000002"}, {"job00003", "a000000000000003"}}) {
+            ledger.recordDownload(j[0], Map.of(j[0] + "/photo.jpg", 10L), List.of());
+            ledger.mark(List.of(j[0]), JobLedger.Milestone.INGESTED);
+            ledger.setPhotoIds(j[0], List.of(j[1]));
+        }
+    }
+
+    @Test
+    void uploadWithoutExecuteAndWithDryRunChangeNothingAnywhere(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        ledgerWithJobs(a);
+        String bucket = newBucket();
+        Map<String, String> env = env(bucket);
+        String[] folders = {"--data-dir", a.data().toString(), "--photos-dir", a.photos().toString(), "--crops-dir", a.crops().toString()};
+        // Something in the bucket already (the photos), and a photo changed since: the plan has new, changed and unchanged.
+        String[] photosOnly = java.util.stream.Stream.concat(java.util.Arrays.stream(folders), java.util.stream.Stream.of("--photos-only", "--execute")).toArray(String[]::new);
+        KitProcess.Result sent = KitProcess.run(env, null, "steps/upload_to_r2.java", photosOnly);
+        assertEquals(1, sent.exitCode(), "lost.jpg is registered but nowhere: " + sent.all());
+        Files.write(a.photo("Béatrice à Rhodes.png"), bytes(40_000));
+        byte[] ledger = Files.readAllBytes(a.data().resolve("runs/jobs.json"));
+        Map<String, String> bucketBefore = snapshot(stored(bucket, "")), listedBefore = listing(bucket), dataBefore = snapshot(a.data());
+        assertEquals(2, listedBefore.size(), listedBefore.toString());
+
+        for (String[] extra : new String[][] {{}, {"--dry-run"}}) {
+            String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(folders), java.util.Arrays.stream(extra)).toArray(String[]::new);
+            KitProcess.Result r = KitProcess.run(env, null, "steps/upload_to_r2.java", args);
+            assertEquals(0, r.exitCode(), r.all());
+            assertTrue(r.stdout().contains("changed") && r.stdout().contains("Dry run: nothing was changed"), r.stdout());
+            assertTrue(r.stdout().contains("job00003: 2 object(s)") && r.stdout().contains("held back"), r.stdout());
+            assertEquals(bucketBefore, snapshot(stored(bucket, "")), "the bucket's objects, byte for byte: " + String.join(" ", extra));
+            assertEquals(listedBefore, listing(bucket), "the bucket's listing (keys, ETags, sizes)");
+            assertEquals(dataBefore, snapshot(a.data()), "data/, byte for byte");
+            assertArrayEquals(ledger, Files.readAllBytes(a.data().resolve("runs/jobs.json")), "the ledger");
+        }
+    }
+
+    @Test
+    void aJobIsMarkedUploadedOnlyWhenEveryOneOfItsObjectsIsVerified(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        ledgerWithJobs(a);
+        String bucket = newBucket();
+        Files.write(a.photo("Image 001_compress.jpg"), bytes(9 * 1024 * 1024));
+        ObjectNode first;
+        try (FailingS3Proxy proxy = new FailingS3Proxy(store.port())) {
+            proxy.alwaysFailUploadPartsOf("Image 001_compress.jpg");
+            first = run(a, config(a.root(), proxy.endpoint(), bucket, store.secretKey()), true, new ByteArrayOutputStream());
+        }
+        JobLedger ledger = JobLedger.open(a.data().resolve("runs"), KitContext.Mode.DRY_RUN);
+        // job 1: its photo failed to go up; job 2: photo and crop verified; job 3: its photo is lost
+        assertFalse(ledger.reached("job00001", JobLedger.Milestone.UPLOADED), "a failed file holds back its job");
+        assertTrue(ledger.reached("job00002", JobLedger.Milestone.UPLOADED));
+        assertFalse(ledger.reached("job00003", JobLedger.Milestone.UPLOADED), "a lost photo holds back its job");
+        assertEquals(List.of("job00002"), JsonFiles.MAPPER.convertValue(first.at("/result/jobs_uploaded"), List.class));
+        String failures = first.get("failures").toString();
+        assertTrue(failures.contains("raw_photos/Image 001_compress.jpg") && failures.contains("upload job job00001 is not marked uploaded"), failures);
+        assertTrue(failures.contains("upload job job00003 is not marked uploaded"), failures);
+
+        // Once the store works, the failed photo goes up and its job is marked; the lost one stays held.
+        ObjectNode second = run(a, bucket, true);
+        assertEquals(1, second.at("/result/files_sent").asInt(), second.toString());
+        ledger = JobLedger.open(a.data().resolve("runs"), KitContext.Mode.DRY_RUN);
+        assertTrue(ledger.reached("job00001", JobLedger.Milestone.UPLOADED));
+        assertFalse(ledger.reached("job00003", JobLedger.Milestone.UPLOADED));
+        // The lost photo put in the bucket by someone else counts: the bucket holds every object of job 3 then.
+        try (S3Client s3 = s3()) {
+            s3.putObject(b -> b.bucket(bucket).key("raw_photos/lost.jpg"), software.amazon.awssdk.core.sync.RequestBody.fromBytes(bytes(10)));
+            s3.putObject(b -> b.bucket(bucket).key("crops/inbox_aaaaaaaaaaaa.jpg"), software.amazon.awssdk.core.sync.RequestBody.fromBytes(bytes(10)));
+        }
+        ObjectNode third = run(a, bucket, true);
+        assertEquals(0, third.get("failures").size(), third.toString());
+        assertTrue(JobLedger.open(a.data().resolve("runs"), KitContext.Mode.DRY_RUN).reached("job00003", JobLedger.Milestone.UPLOADED));
+    }
+
+    @Test
+    void optionsAreCheckedAndHelpListsEveryOption() throws Exception {
+        KitProcess.Result help = KitProcess.run("steps/upload_to_r2.java", "--help");
+        assertEquals(0, help.exitCode(), help.all());
+        for (String o : List.of("--execute", "--dry-run", "--photos-only", "--crops-only", "--parallel", "--data-dir", "--photos-dir",
+                "--crops-dir", "--json", "--help")) {
+            assertTrue(help.stdout().contains(o), o + " in --help: " + help.stdout());
+        }
+        for (String[] bad : new String[][] {{"--execute", "--dry-run"}, {"--photos-only", "--crops-only"}, {"--parallel", "0"}, {"--parallel", "65"}}) {
+            KitProcess.Result r = KitProcess.run("steps/upload_to_r2.java", bad);
+            assertEquals(2, r.exitCode(), String.join(" ", bad) + ": " + r.all());
+        }
     }
 }

@@ -1,0 +1,306 @@
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+
+/**
+ * Step 4 — matching: proposes, for each face of an unresolved identity (INBOX, PROPOSED,
+ * SKIPPED), the confirmed person it is closest to, under the threshold (rules:
+ * matching-and-merge.md; {@link Matcher}). Nothing is ever merged or confirmed by the model: the
+ * plan's reports — data/proposals.json and the review page data/review/<run>.html — are what a
+ * person reviews, and they are written in dry runs too. {@code apply} (manual use only, the
+ * script's --execute) applies ALL the proposals and promotions in one atomic write of
+ * identities.json, after a backup. The pipeline only plans and writes the reports.
+ */
+public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Result> {
+
+    /**
+     * @param threshold propose when distance < threshold; empty = the embedding model's calibrated HIGH
+     * @param limit     keep only the closest N proposals; empty = all
+     */
+    public record Options(OptionalDouble threshold, OptionalInt limit) {
+        public Options {
+            if (threshold == null || limit == null) throw new IllegalArgumentException("use OptionalDouble.empty() / OptionalInt.empty()");
+            if (threshold.isPresent() && !(threshold.getAsDouble() > 0 && threshold.getAsDouble() <= 2)) {
+                throw new IllegalArgumentException("threshold must be a distance in (0, 2], not " + threshold.getAsDouble());
+            }
+            if (limit.isPresent() && limit.getAsInt() < 1) throw new IllegalArgumentException("limit must be 1 or more");
+        }
+
+        public static Options defaults() {
+            return new Options(OptionalDouble.empty(), OptionalInt.empty());
+        }
+    }
+
+    /** What was read for the plan: apply and the reports work on exactly this. */
+    static final class Read {
+        final ObjectNode identities;
+        final ObjectNode photoIndex;
+        final EmbeddingStore store;
+        final MatchThresholds thresholds;
+
+        Read(ObjectNode identities, ObjectNode photoIndex, EmbeddingStore store, MatchThresholds thresholds) {
+            this.identities = identities;
+            this.photoIndex = photoIndex;
+            this.store = store;
+            this.thresholds = thresholds;
+        }
+    }
+
+    /**
+     * The proposals (closest first, after --limit), the promotions of SKIPPED identities they
+     * imply, and where the reports go. {@code archive} is null when there is no archive yet.
+     *
+     * @param totalProposals proposals before --limit
+     * @param byLabel        proposals per confidence label
+     * @param reviewPage     where {@code writeReports} writes the review page (data/review/<run>.html)
+     */
+    public record Plan(String model, double threshold, boolean calibratedThreshold, int confirmedIdentities, int confirmedFaces,
+                       int unresolvedIdentities, int unresolvedFaces, List<String> facesWithoutEmbedding,
+                       List<Matcher.Proposal> proposals, int totalProposals, Map<String, Integer> byLabel,
+                       List<Matcher.Promotion> promotions, List<String> warnings, String generatedAt,
+                       Path proposalsFile, Path reviewPage, Read archive) implements Step.Plan {
+
+        @Override
+        public boolean nothingToDo() {
+            return proposals.isEmpty();
+        }
+
+        public int ambiguous() {
+            return (int) proposals.stream().filter(Matcher.Proposal::ambiguous).count();
+        }
+
+        @Override
+        public JsonNode toJson() {
+            ObjectNode o = JsonFiles.object();
+            o.put("model", model);
+            o.set("threshold", Matcher.pythonFloat(threshold));
+            o.put("threshold_from", calibratedThreshold ? "calibrated HIGH" : "--threshold");
+            o.put("confirmed_identities", confirmedIdentities);
+            o.put("confirmed_faces", confirmedFaces);
+            o.put("unresolved_identities", unresolvedIdentities);
+            o.put("unresolved_faces", unresolvedFaces);
+            o.put("faces_without_embedding", facesWithoutEmbedding.size());
+            o.put("proposal_count", proposals.size());
+            o.put("total_proposals", totalProposals);
+            o.put("ambiguous", ambiguous());
+            o.set("by_label", JsonFiles.MAPPER.valueToTree(byLabel));
+            ArrayNode list = o.putArray("proposals");
+            for (Matcher.Proposal p : proposals) list.add(p.toJson());
+            ArrayNode promos = o.putArray("promotions");
+            for (Matcher.Promotion p : promotions) {
+                promos.addObject().put("identity_id", p.identityId()).put("name", p.identityName()).put("promotion_context", p.context());
+            }
+            o.set("warnings", JsonFiles.MAPPER.valueToTree(warnings));
+            o.put("proposals_file", proposalsFile == null ? null : proposalsFile.toString());
+            o.put("review_page", reviewPage == null ? null : reviewPage.toString());
+            return o;
+        }
+
+        @Override
+        public void print(Console c) {
+            c.section("Step 4: match new faces to identified people");
+            if (archive == null) {
+                c.info("No archive yet (no identities.json): nothing to match.");
+                return;
+            }
+            for (String w : warnings) c.warn(w);
+            c.info("Embedding model: " + (model == null ? "none (no faces with embeddings)" : model)
+                    + "   threshold " + ReviewPage.fmt(threshold, 2) + (calibratedThreshold ? " (calibrated HIGH)" : " (--threshold)"));
+            c.info(confirmedIdentities + " confirmed people (" + confirmedFaces + " faces), "
+                    + unresolvedFaces + " faces of " + unresolvedIdentities + " unresolved identities");
+            if (!facesWithoutEmbedding.isEmpty()) {
+                c.warn(facesWithoutEmbedding.size() + " unresolved faces have no embedding and were skipped"
+                        + " (e.g. " + Names.printable(facesWithoutEmbedding.get(0)) + "); re-run the ingest or ./jbang reembed");
+            }
+            printTable(c);
+            if (proposals.size() < totalProposals) {
+                c.info("(only the " + proposals.size() + " closest of " + totalProposals + " proposals: --limit " + proposals.size() + ")");
+            }
+            if (!promotions.isEmpty()) {
+                c.info("");
+                c.info("SKIPPED identities with a strong match (promoted only with --execute, when not merged away):");
+                for (Matcher.Promotion p : promotions) c.info("  " + p.identityName() + ": " + p.context());
+            }
+        }
+
+        /** The table the archive's maintainers know: face → person, distance, label, ambiguity; then per source identity. */
+        private void printTable(Console c) {
+            c.info("");
+            if (proposals.isEmpty()) {
+                c.info("No proposals: no unresolved face is close enough to a confirmed person.");
+                return;
+            }
+            JsonNode ids = archive.identities.path("identities");
+            c.info(proposals.size() + " proposals (closest first):");
+            c.info(String.format(Locale.ROOT, "  %-26s %-36s    %-26s %8s  %-10s %s", "FACE", "FROM", "PERSON", "DISTANCE", "CONFIDENCE", "NOTE"));
+            for (Matcher.Proposal p : proposals) {
+                String note = p.ambiguous() ? "AMBIGUOUS (margin " + ReviewPage.fmt(p.margin(), 3) + ", next: "
+                        + ids.path(p.secondIdentityId()).path("name").asText("?") + ")" : "";
+                c.info(String.format(Locale.ROOT, "  %-26s %-36s -> %-26s %8.4f  %-10s %s", cut(p.faceId(), 26),
+                        cut(p.sourceIdentityName() + " (" + p.sourceState() + ")", 36), cut(p.targetIdentityName(), 26),
+                        p.distance(), p.confidence(), note).stripTrailing());
+            }
+            Map<String, List<Matcher.Proposal>> bySource = new LinkedHashMap<>();
+            for (Matcher.Proposal p : proposals) bySource.computeIfAbsent(p.sourceIdentityId(), k -> new ArrayList<>()).add(p);
+            c.info("");
+            c.info("By source identity (" + bySource.size() + "):");
+            for (List<Matcher.Proposal> ps : bySource.values()) {
+                Map<String, Integer> targets = new LinkedHashMap<>();
+                for (Matcher.Proposal p : ps) targets.merge(p.targetIdentityName(), 1, Integer::sum);
+                StringBuilder t = new StringBuilder();
+                targets.forEach((name, n) -> t.append(t.length() > 0 ? ", " : "").append(name).append(n > 1 ? " ×" + n : ""));
+                Matcher.Proposal first = ps.get(0);
+                c.info(String.format(Locale.ROOT, "  %-36s %d face%s -> %s", first.sourceIdentityName() + " (" + first.sourceState() + ")",
+                        ps.size(), ps.size() == 1 ? "" : "s", t));
+            }
+        }
+    }
+
+    /** What --execute did. {@code backup} is the label of the backup made first (null when nothing was applied). */
+    public record Result(int applied, int promoted, String backup, Path reviewPage, List<String> failures) implements Step.Result {
+        @Override
+        public void print(Console c) {
+            if (backup != null) c.ok("backed up identities.json first (./jbang restore --timestamp " + backup + " undoes this)");
+            c.ok("applied " + applied + " proposal(s) to identities.json" + (promoted > 0 ? "; promoted " + promoted + " skipped identities" : ""));
+        }
+    }
+
+    private final Options options;
+
+    public ClusterStep(Options options) {
+        this.options = options;
+    }
+
+    @Override
+    public String name() {
+        return "cluster";
+    }
+
+    @Override
+    public String howToApply() {
+        return "review the page named above; ./jbang cluster --execute applies ALL the proposals (scripting only)";
+    }
+
+    @Override
+    public Plan plan(KitContext ctx) throws Exception {
+        Layout layout = ctx.layout();
+        String now = Timestamps.archive();
+        ArchiveFiles files = new ArchiveFiles(layout.data());
+        if (files.isEmptyArchive()) {
+            return new Plan(null, options.threshold().orElse(0), options.threshold().isEmpty(), 0, 0, 0, 0, List.of(), List.of(), 0,
+                    Map.of(), List.of(), List.of(), now, null, null, null);
+        }
+        ObjectNode identities = files.readIdentities();
+        ObjectNode photoIndex = files.readPhotoIndex();
+        EmbeddingStore store = EmbeddingStore.open(layout.data());
+
+        String model = Matcher.modelOf(identities, store);
+        MatchThresholds t = MatchThresholds.forModel(model == null ? EmbeddingStore.LEGACY_MODEL : model, layout.models());
+        List<String> warnings = new ArrayList<>();
+        if (model != null && !t.calibrated) warnings.add("no calibrated thresholds for " + model + " in "
+                + layout.models().resolve(MatchThresholds.MODELS_JSON) + ": using the archive's w600k_r50 values; labels may mislead");
+        String active = MatchThresholds.activeEmbeddingModel(layout.models());
+        if (model != null && active != null && !active.equals(model)) {
+            warnings.add("the archive's faces come from " + model + " but the active recognizer makes " + active
+                    + " vectors: the next ingest cannot be matched until the archive is re-embedded (./jbang reembed)");
+        }
+        double threshold = options.threshold().orElse(t.high);
+        Matcher.Result found = Matcher.findMatches(identities, photoIndex, store, t, threshold);
+        List<Matcher.Proposal> proposals = found.proposals();
+        if (options.limit().isPresent() && proposals.size() > options.limit().getAsInt()) {
+            proposals = proposals.subList(0, options.limit().getAsInt());
+        }
+        proposals = List.copyOf(proposals);
+        List<Matcher.Promotion> promotions = Matcher.promotions(identities, proposals);
+        Map<String, Integer> byLabel = new TreeMap<>();
+        for (Matcher.Proposal p : proposals) byLabel.merge(p.confidence(), 1, Integer::sum);
+        return new Plan(model, threshold, options.threshold().isEmpty(), found.confirmedIdentities(), found.confirmedFaces(),
+                found.unresolvedIdentities(), found.unresolvedFaces(), found.facesWithoutEmbedding(), proposals,
+                found.proposals().size(), byLabel, promotions, warnings, now, layout.data().resolve("proposals.json"),
+                layout.review().resolve(runName(layout.review()) + ".html"), new Read(identities, photoIndex, store, t));
+    }
+
+    /** data/proposals.json and the review page: the only files a dry run writes. */
+    @Override
+    public void writeReports(Plan plan, KitContext ctx) throws Exception {
+        if (plan.archive() == null) return;
+        ObjectNode doc = JsonFiles.object();
+        doc.put("generated_at", plan.generatedAt());
+        doc.set("threshold", Matcher.pythonFloat(plan.threshold()));
+        ArrayNode list = doc.putArray("proposals");
+        for (Matcher.Proposal p : plan.proposals()) list.add(p.toJson());
+        try {
+            JsonFiles.write(plan.proposalsFile(), doc);
+        } catch (IOException e) {
+            throw new KitException("cannot write " + plan.proposalsFile() + ": " + e.getMessage(),
+                    "check the free disk space and permissions; the previous proposals.json is unchanged", e);
+        }
+        page(plan, ctx, false, 0);
+        Console c = ctx.console();
+        c.info("");
+        c.ok("wrote " + plan.proposalsFile() + " (" + plan.proposals().size() + " proposals)");
+        c.ok("review page: " + plan.reviewPage());
+        if (ctx.dryRun()) {
+            c.info("Nothing has been applied. Open the review page and decide each proposal on the site"
+                    + " (./jbang review will be the normal way to decide them here).");
+        }
+    }
+
+    private static void page(Plan plan, KitContext ctx, boolean executed, int applied) {
+        Read a = plan.archive();
+        ReviewPage.write(plan.reviewPage(), new ReviewPage.Input(runOf(plan.reviewPage()), plan.generatedAt(), executed, applied,
+                plan.model(), plan.threshold(), a.thresholds, plan.proposals(), plan.promotions(), a.identities, a.photoIndex, a.store,
+                ctx.layout().photos(), ctx.layout().crops()));
+    }
+
+    /** Applies ALL the plan's proposals and promotions: backup first, then one atomic write of identities.json. */
+    @Override
+    public Result apply(Plan plan, KitContext ctx) throws Exception {
+        if (plan.archive() == null || plan.proposals().isEmpty()) return new Result(0, 0, null, plan.reviewPage(), List.of());
+        Path data = ctx.layout().data();
+        try (DataLock lock = DataLock.acquire(data, "cluster")) {
+            if (lock.staleLockReport() != null) ctx.console().warn(lock.staleLockReport());
+            ArchiveFiles files = new ArchiveFiles(data);
+            ObjectNode identities = files.readIdentities();
+            if (!JsonFiles.sameContent(identities, plan.archive().identities)) {
+                throw new KitException(files.identitiesFile() + " changed since the proposals were made",
+                        "nothing was applied; run ./jbang cluster again to propose against the current archive");
+            }
+            Backups.Backup backup = new Backups(data).create();
+            String now = Timestamps.archive();
+            int applied = IdentityEdits.applyProposals(identities, plan.proposals(), now);
+            int promoted = IdentityEdits.applyPromotions(identities, plan.promotions(), now);
+            files.writeIdentities(identities);
+            page(plan, ctx, true, applied);
+            return new Result(applied, promoted, backup == null ? null : backup.label(), plan.reviewPage(), List.of());
+        }
+    }
+
+    /** A new run name for the review page: YYYYMMDD-HHMMSS, suffixed if that page exists already. */
+    static String runName(Path reviewDir) {
+        String base = Timestamps.label();
+        String name = base;
+        for (int i = 2; Files.exists(reviewDir.resolve(name + ".html")); i++) name = base + "-" + i;
+        return name;
+    }
+
+    private static String runOf(Path page) {
+        String n = page.getFileName().toString();
+        return n.endsWith(".html") ? n.substring(0, n.length() - 5) : n;
+    }
+
+    static String cut(String s, int n) {
+        return s.length() <= n ? s : s.substring(0, n - 1) + "…";
+    }
+}
