@@ -2,7 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //JAVA_OPTIONS -Xmx3g
-//SOURCES lib/PipelineSources.java
+//SOURCES lib/*.java
 
 /*
  * The whole upload-processing pipeline in one command: the seven steps in order, in one JVM
@@ -102,12 +102,15 @@ public class process_uploads implements Callable<Integer> {
             ArchiveFiles files = new ArchiveFiles(dataDir);
             Map<String, Integer> byState = new TreeMap<>();
             files.readIdentities().path("identities").forEach(i -> {
-                if (!IdentityRules.isMerged(i)) byState.merge(i.path("state").asText("?"), 1, Integer::sum);
+                if (!Identities.isMerged(i)) byState.merge(i.path("state").asText("?"), 1, Integer::sum);
             });
             return new ArchiveCounts(byState.values().stream().mapToInt(Integer::intValue).sum(), byState,
                     ArchiveFiles.photoCount(files.readPhotoIndex()));
         }
     }
+
+    /** What step 4 proposed in this run, as the review and the summary need it. */
+    public record Proposals(int count, Map<String, Integer> byLabel, String reviewPage) {}
 
     /** The pipeline stopped before the end: why, and whether that is a failure or the user's "no". */
     static final class Stopped extends RuntimeException {
@@ -228,13 +231,12 @@ public class process_uploads implements Callable<Integer> {
             step(2, "Download staged uploads", new DownloadStep(), DownloadStep.Result.class);
             CrashPoint.reach("after:download");
 
-            try (FaceModels.Lazy models = FaceModels.lazy(ctx.layout().models())) {
-                step(3, "Face detection and embedding", new IngestStep(IngestStep.Options.downloadedJobs(models)), IngestStep.Result.class);
-            }
+            // The face models are loaded once, by the step, only when there is a photo to analyse.
+            step(3, "Face detection and embedding", new IngestStep(IngestStep.Options.downloadedJobs()), IngestStep.Result.class);
             CrashPoint.reach("after:ingest");
 
             // Step 4 only proposes: its plan and review page, never its --execute.
-            ClusterStep.Plan proposals = propose();
+            Proposals proposals = propose();
             CrashPoint.reach("after:cluster");
             review(proposals);
             if (mode == Mode.DRY_RUN) {
@@ -243,7 +245,7 @@ public class process_uploads implements Callable<Integer> {
             }
 
             ask("Upload the new and changed photos and crops to R2?", "upload (step 5)", "upload");
-            UploadStep.Result up = step(5, "Upload photos and crops to R2", new UploadStep(UploadStep.Options.everything()), UploadStep.Result.class);
+            UploadStep.Result up = step(5, "Upload photos and crops to R2", new UploadStep(UploadStep.Options.defaults()), UploadStep.Result.class);
             if (up != null && !up.failures().isEmpty()) {
                 throw new Stopped("The upload to R2 did not complete (" + up.failures().size() + " file(s) failed, listed above)."
                         + " Nothing was pushed and staging was left as it is. Run again to retry: only what is still missing is sent.", true);
@@ -259,7 +261,7 @@ public class process_uploads implements Callable<Integer> {
             }
             CrashPoint.reach("after:push");
 
-            ClearStep clear = new ClearStep(new ClearStep.Options(ClearStep.Force.NO));
+            ClearStep clear = new ClearStep(ClearStep.Options.standard());
             if (!journal.stepDone(clear.name())) {
                 ClearStep.Plan plan = clear.plan(ctx);
                 if (!plan.nothingToDo()) {
@@ -290,16 +292,17 @@ public class process_uploads implements Callable<Integer> {
         }
 
         /** Step 4 in the pipeline: the proposals and the review page, nothing applied. */
-        ClusterStep.Plan propose() throws Exception {
+        Proposals propose() throws Exception {
             console.header("Step 4/7: Matching against identified people");
             ClusterStep cluster = new ClusterStep(ClusterStep.Options.defaults());
             if (journal.stepDone(cluster.name())) {
                 console.info("Already done earlier in this run: skipped.");
-                return journal.plan(cluster.name(), ClusterStep.Plan.class);
+                return journal.mark(cluster.name(), Proposals.class);
             }
-            StepRunner.Outcome<ClusterStep.Plan, ClusterStep.Result> o = StepRunner.run(cluster, ctx.withMode(KitContext.Mode.DRY_RUN));
-            journal.record(o);
-            return o.plan();
+            ClusterStep.Plan plan = StepRunner.run(cluster, ctx.withMode(KitContext.Mode.DRY_RUN)).plan();
+            Proposals made = new Proposals(plan.proposals().size(), plan.byLabel(), plan.reviewPage() == null ? null : plan.reviewPage().toString());
+            journal.recordMark(cluster.name(), JsonFiles.MAPPER.valueToTree(made));
+            return made;
         }
 
         /**
@@ -308,12 +311,12 @@ public class process_uploads implements Callable<Integer> {
          * elsewhere (a script, no terminal) the page can be reviewed later with ./jbang review.
          * Then "go on?": "no", or no answer at all, stops cleanly.
          */
-        void review(ClusterStep.Plan proposals) throws Exception {
+        void review(Proposals proposals) throws Exception {
             if (journal.stepDone("review")) return;
             console.info("");
             console.info("REVIEW: nothing has been merged or confirmed. The proposals: " + proposals.reviewPage());
             JsonNode decided = null;
-            if (console.isTerminal() && !proposals.proposals().isEmpty()) {
+            if (console.isTerminal() && proposals.count() > 0) {
                 ReviewSession.Outcome o = ReviewSession.run(mode == Mode.DRY_RUN ? ctx.withMode(KitContext.Mode.DRY_RUN) : ctx,
                         ReviewSession.ReviewMode.BROWSER);
                 for (String line : o.lines()) console.info(line);
@@ -333,7 +336,7 @@ public class process_uploads implements Callable<Integer> {
         void printLaterPlans() throws Exception {
             KitContext dry = ctx.withMode(KitContext.Mode.DRY_RUN);
             console.header("Dry run: what steps 5-7 would do");
-            UploadStep upload = new UploadStep(UploadStep.Options.everything());
+            UploadStep upload = new UploadStep(UploadStep.Options.defaults());
             plans.put("upload", StepRunner.run(upload, dry).plan().toJson());
             plans.put("push", StepRunner.run(new PushStep(), dry).plan().toJson());
             // Which jobs would be cleared once upload and push succeed: the one clearing rule, asked with those assumed.
@@ -351,19 +354,19 @@ public class process_uploads implements Callable<Integer> {
         Summary summary(String outcome) throws Exception {
             DownloadStep.Result dl = journal.result("download", DownloadStep.Result.class);
             IngestStep.Result ing = journal.result("ingest", IngestStep.Result.class);
-            ClusterStep.Plan cl = journal.stepDone("cluster") ? journal.plan("cluster", ClusterStep.Plan.class) : null;
+            Proposals cl = journal.mark("cluster", Proposals.class);
             UploadStep.Result up = journal.result("upload", UploadStep.Result.class);
             PushStep.Result push = journal.result("push", PushStep.Result.class);
             ClearStep.Result clear = journal.result("clear", ClearStep.Result.class);
             BackupStep.Result backup = journal.result("backup", BackupStep.Result.class);
             List<String> backups = new ArrayList<>();
             if (backup != null && backup.label() != null) backups.add(backup.label());
-            if (push != null && push.backup() != null) backups.add(push.backup());
+            if (push != null && push.backupLabel() != null) backups.add(push.backupLabel());
             ArchiveCounts before = JsonFiles.MAPPER.treeToValue(journal.fact("before"), ArchiveCounts.class);
             return new Summary(journal.runId(), mode.name().toLowerCase().replace('_', '-'), outcome,
                     dl == null ? 0 : dl.photosDownloaded(), ing == null ? 0 : ing.photosAdded(), ing == null ? 0 : ing.facesFound(),
                     before, ArchiveCounts.of(ctx.layout().data()), cl == null ? Map.of() : cl.byLabel(), cl == null ? null : cl.reviewPage(),
-                    up, push == null ? null : push.report(), clear == null ? List.of() : clear.cleared(),
+                    up, push == null ? null : JsonFiles.MAPPER.valueToTree(push.report()), clear == null ? List.of() : clear.cleared(),
                     waitingJobs(), backups, failures, plans);
         }
 

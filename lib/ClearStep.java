@@ -24,9 +24,20 @@ public final class ClearStep implements Step<ClearStep.Plan, ClearStep.Result> {
     /** YES clears a downloaded job even when it is not yet in the archive, after a warning naming what is not. */
     public enum Force { NO, YES }
 
-    public record Options(Force force) {
+    /** NOTHING: the ledger as it is. UPLOADED_AND_PUSHED: the pipeline's dry run, asking what would be cleared after its upload and push. */
+    public enum Assume { NOTHING, UPLOADED_AND_PUSHED }
+
+    public record Options(Force force, Assume assume) {
+        public Options(Force force) {
+            this(force, Assume.NOTHING);
+        }
+
         public static Options standard() {
             return new Options(Force.NO);
+        }
+
+        Set<JobLedger.Milestone> assumed() {
+            return assume == Assume.UPLOADED_AND_PUSHED ? Set.of(JobLedger.Milestone.UPLOADED, JobLedger.Milestone.PUSHED) : Set.of();
         }
     }
 
@@ -150,7 +161,7 @@ public final class ClearStep implements Step<ClearStep.Plan, ClearStep.Result> {
                 out.add(new JobClear(id, Action.KEEP, "its name is not a job folder the kit may clear", null, List.of()));
                 continue;
             }
-            JobLedger.ClearDecision d = ledger.clearDecision(id, now == null ? Map.of() : now, force);
+            JobLedger.ClearDecision d = ledger.clearDecision(id, now == null ? Map.of() : now, force, options.assumed());
             if (now == null) {
                 out.add(d.clear()
                         ? new JobClear(id, Action.SETTLE, "already gone from the site's staging (an earlier clear was interrupted):"

@@ -11,6 +11,7 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * How far each upload job got, whichever way the steps were run (the pipeline or by hand):
@@ -136,7 +137,15 @@ public final class JobLedger {
      * @param stagedNow the job's files in the site's staging listing right now (path → size)
      */
     public ClearDecision clearDecision(String jobId, Map<String, Long> stagedNow, boolean force) {
-        Job j = job(jobId);
+        return clearDecision(jobId, stagedNow, force, Set.of());
+    }
+
+    /**
+     * The same rule, with {@code assumed} milestones taken as reached: the pipeline's dry run asks
+     * which jobs would be cleared once its upload and push succeed.
+     */
+    public ClearDecision clearDecision(String jobId, Map<String, Long> stagedNow, boolean force, Set<Milestone> assumed) {
+        Job j = withAssumed(job(jobId), assumed);
         if (j == null || !j.has(Milestone.DOWNLOADED)) {
             String why = j != null && !j.leftOnSite().isEmpty() ? leftText(j) : "it was never downloaded completely";
             return no(jobId, why, "./jbang download");
@@ -171,6 +180,14 @@ public final class JobLedger {
         if (missing.isEmpty()) return new ClearDecision(jobId, true, "downloaded, ingested, uploaded and pushed", null, List.of());
         if (force) return new ClearDecision(jobId, true, "forced", null, missing);
         return no(jobId, String.join("; ", missing), next);
+    }
+
+    private static Job withAssumed(Job j, Set<Milestone> assumed) {
+        if (j == null || assumed.isEmpty()) return j;
+        Map<Milestone, String> reached = new EnumMap<>(Milestone.class);
+        reached.putAll(j.reached());
+        for (Milestone m : assumed) reached.putIfAbsent(m, "assumed");
+        return new Job(j.jobId(), reached, j.files(), j.leftOnSite(), j.photoIds());
     }
 
     private static String leftText(Job j) {

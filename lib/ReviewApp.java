@@ -65,7 +65,7 @@ public final class ReviewApp {
 
     /** Up to PERSON_FACES of the person's faces, anchors first, preferring those whose crop is on disk. */
     static List<String> knownFaces(JsonNode person, ReviewFaces faces) {
-        List<String> all = person.isObject() ? Matcher.faceIds(person) : List.of(), withCrop = new ArrayList<>();
+        List<String> all = person.isObject() ? Identities.faceIds(person) : List.of(), withCrop = new ArrayList<>();
         for (String f : all) if (withCrop.size() < PERSON_FACES && faces.hasCrop(f)) withCrop.add(f);
         if (!withCrop.isEmpty()) return withCrop;
         return all.isEmpty() ? List.of() : List.of(all.get(0));

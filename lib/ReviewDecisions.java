@@ -349,13 +349,13 @@ public final class ReviewDecisions {
         JsonNode source = ids.get(p.sourceIdentityId()), target = ids.get(p.targetIdentityId());
         if (source == null || !source.isObject()) return sName + " no longer exists in identities.json";
         if (target == null || !target.isObject()) return tName + " no longer exists in identities.json";
-        if (Matcher.isMerged(source)) return sName + " has been merged into " + mergedName(source, ids);
-        if (Matcher.isMerged(target)) return tName + " has been merged into " + mergedName(target, ids);
-        if (!Matcher.faceIds(source).contains(p.faceId())) {
+        if (Identities.isMerged(source)) return sName + " has been merged into " + mergedName(source, ids);
+        if (Identities.isMerged(target)) return tName + " has been merged into " + mergedName(target, ids);
+        if (!Identities.faceIds(source).contains(p.faceId())) {
             String now = null;
             for (var it = ids.fields(); it.hasNext() && now == null; ) {
                 var o = it.next();
-                if (Matcher.faceIds(o.getValue()).contains(p.faceId())) now = o.getValue().path("name").asText(o.getKey());
+                if (Identities.faceIds(o.getValue()).contains(p.faceId())) now = o.getValue().path("name").asText(o.getKey());
             }
             return "the face has moved from " + sName + (now == null ? " (it is in no identity now)" : " to " + Names.printable(now));
         }
@@ -375,7 +375,7 @@ public final class ReviewDecisions {
 
     /** Accepting: the one call of matching-and-merge.md §8's rule (the same code as cluster --execute). */
     static boolean moveFace(ObjectNode identities, Matcher.Proposal p, String now) {
-        return Matcher.applyProposals(identities, List.of(p), now) == 1;
+        return IdentityEdits.applyProposals(identities, List.of(p), now) == 1;
     }
 
     /** Rejection memory (matching-and-merge.md): the matcher never proposes this face's identity for that person again. */

@@ -32,7 +32,7 @@ public final class ReviewFaces {
     public ReviewFaces(Layout layout, ObjectNode photoIndex, EmbeddingStore store) {
         this.layout = layout;
         this.photoIndex = photoIndex;
-        this.faceToPhoto = Matcher.faceToPhoto(photoIndex);
+        this.faceToPhoto = Identities.faceToPhoto(photoIndex);
         this.store = store;
     }
 

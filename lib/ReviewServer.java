@@ -238,7 +238,7 @@ public final class ReviewServer implements AutoCloseable {
         JsonNode ids = identities.path("identities");
         for (Matcher.Proposal p : decisions.proposals().proposals()) {
             JsonNode person = ids.path(p.targetIdentityId());
-            if (person.isObject() && Matcher.faceIds(person).contains(face)) return true;
+            if (person.isObject() && Identities.faceIds(person).contains(face)) return true;
         }
         return false;
     }

@@ -101,14 +101,14 @@ public final class RunJournal {
         }
     }
 
-    /** A finished step's typed plan, read back (step 4 in the pipeline records only its plan). */
-    public <P> P plan(String step, Class<P> type) {
-        JsonNode p = journal.path("steps").path(step).get("plan");
-        if (p == null || p.isNull()) return null;
+    /** What {@link #recordMark} recorded, read back as {@code type} (null when this run has not reached it). */
+    public <T> T mark(String name, Class<T> type) {
+        JsonNode v = journal.path("steps").path(name).get("value");
+        if (v == null || v.isNull()) return null;
         try {
-            return JsonFiles.MAPPER.treeToValue(p, type);
+            return JsonFiles.MAPPER.treeToValue(v, type);
         } catch (IOException e) {
-            throw new KitException("the run journal " + runDir.resolve("journal.json") + " holds a plan of step " + step
+            throw new KitException("the run journal " + runDir.resolve("journal.json") + " holds a record of " + name
                     + " this version cannot read (" + e.getMessage() + ")", "finish or abandon that run with the kit version that started it", e);
         }
     }

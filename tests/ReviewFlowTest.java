@@ -178,8 +178,8 @@ class ReviewFlowTest {
             String src = p.get("source_identity_id").asText(), tgt = p.get("target_identity_id").asText();
             expectChanged.add(src);
             expectChanged.add(tgt);
-            assertFalse(Matcher.faceIds(a.get(src)).contains(face), face + " left its source");
-            assertTrue(Matcher.faceIds(b.get(src)).contains(face));
+            assertFalse(Identities.faceIds(a.get(src)).contains(face), face + " left its source");
+            assertTrue(Identities.faceIds(b.get(src)).contains(face));
             List<String> cands = new ArrayList<>();
             a.get(tgt).get("candidate_ids").forEach(c -> cands.add(Matcher.faceIdOf(c)));
             assertTrue(cands.contains(face), face + " is among the person's candidates");
@@ -187,7 +187,7 @@ class ReviewFlowTest {
             assertEquals(b.get(tgt).get("version_id").asLong() + 1, a.get(tgt).get("version_id").asLong());
             assertEquals(b.get(src).get("version_id").asLong() + 1, a.get(src).get("version_id").asLong());
             assertNotEquals(b.get(tgt).get("updated_at"), a.get(tgt).get("updated_at"));
-            if (Matcher.faceIds(a.get(src)).isEmpty()) assertEquals(tgt, a.get(src).get("merged_into").asText());
+            if (Identities.faceIds(a.get(src)).isEmpty()) assertEquals(tgt, a.get(src).get("merged_into").asText());
             assertEquals("CONFIRMED", a.get(tgt).get("state").asText(), "the person is as confirmed as before, no more");
         }
         for (String face : rejected) {
@@ -197,7 +197,7 @@ class ReviewFlowTest {
             List<String> neg = new ArrayList<>();
             a.get(src).get("negative_ids").forEach(x -> neg.add(x.asText()));
             assertTrue(neg.contains("identity:" + tgt), "rejection remembered: " + neg);
-            assertTrue(Matcher.faceIds(a.get(src)).contains(face), "a rejected face stays where it was");
+            assertTrue(Identities.faceIds(a.get(src)).contains(face), "a rejected face stays where it was");
             assertEquals(b.get(src).get("version_id").asLong() + 1, a.get(src).get("version_id").asLong());
             assertEquals(b.get(tgt), a.get(tgt), "the person of a rejection is untouched");
         }
