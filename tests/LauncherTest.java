@@ -74,12 +74,13 @@ class LauncherTest {
         Files.writeString(kit.resolve("lib/words/Words.java"), "class Words { static final String HELLO = \"" + hello + "\"; }\n");
     }
 
-    static KitProcess.Result run(Path kit, String stdin, String script, String... args) throws Exception {
+    /** The script run with this on its stdin. */
+    static KitProcess.Result feed(Path kit, String stdin, String script, String... args) throws Exception {
         return KitProcess.runIn(kit, DEBUG, stdin, script, args);
     }
 
     static KitProcess.Result run(Path kit, String script, String... args) throws Exception {
-        return run(kit, null, script, args);
+        return feed(kit, null, script, args);
     }
 
     static void assertLaunch(String how, KitProcess.Result r) {
@@ -111,48 +112,48 @@ class LauncherTest {
     @Test
     void editingASourcedFileRebuildsAndTheNextRunHasTheChange(@TempDir Path dir) throws Exception {
         Path kit = scratchKit(dir);
-        run(kit, "", "hello");
-        KitProcess.Result cached = run(kit, "", "hello");
+        feed(kit, "", "hello");
+        KitProcess.Result cached = feed(kit, "", "hello");
         assertLaunch("cached", cached);
         assertTrue(cached.stdout().startsWith("hello-1 "), cached.all());
 
         // Words.java is reached only through lib/Greeting.java's own //SOURCES line.
         words(kit, "hello-2");
-        KitProcess.Result rebuilt = run(kit, "", "hello");
+        KitProcess.Result rebuilt = feed(kit, "", "hello");
         assertLaunch("jbang", rebuilt);
         assertTrue(rebuilt.stdout().startsWith("hello-2 "), rebuilt.all());
-        KitProcess.Result again = run(kit, "", "hello");
+        KitProcess.Result again = feed(kit, "", "hello");
         assertLaunch("cached", again);
         assertTrue(again.stdout().startsWith("hello-2 "), again.all());
 
         // A new file matching the script's glob (../lib/*.java) is a change too.
         Files.writeString(kit.resolve("lib/Extra.java"), "class Extra {}\n");
-        assertLaunch("jbang", run(kit, "", "hello"));
-        assertLaunch("cached", run(kit, "", "hello"));
+        assertLaunch("jbang", feed(kit, "", "hello"));
+        assertLaunch("cached", feed(kit, "", "hello"));
     }
 
     @Test
     void stdinExitCodeAndKitRootPassThroughBothWays(@TempDir Path dir, @TempDir Path other) throws Exception {
         Path kit = scratchKit(dir);
-        KitProcess.Result viaJBang = run(kit, "from stdin", "hello", "--exit", "7");
+        KitProcess.Result viaJBang = feed(kit, "from stdin", "hello", "--exit", "7");
         assertLaunch("jbang", viaJBang);
-        KitProcess.Result cached = run(kit, "from stdin", "hello", "--exit", "7");
+        KitProcess.Result cached = feed(kit, "from stdin", "hello", "--exit", "7");
         assertLaunch("cached", cached);
         for (KitProcess.Result r : List.of(viaJBang, cached)) {
             assertEquals(7, r.exitCode(), r.all());
-            assertEquals("hello-1 stdin=from stdin args=--exit|7 root=" + kit, r.stdout());
+            assertEquals("hello-1 stdin=from stdin args=--exit|7 root=" + kit, r.stdout().strip());
         }
         // Arguments that need quoting, and an empty one, arrive as given, through JBang and cached.
         String[] odd = {"it's", "$HOME", "a  b", "", "\"x\"", "*"};
         for (int i = 0; i < 2; i++) {
-            KitProcess.Result quoted = run(kit, "", "steps/hello.java", odd);
+            KitProcess.Result quoted = feed(kit, "", "steps/hello.java", odd);
             assertLaunch(i == 0 ? "jbang" : "cached", quoted);
-            assertEquals("hello-1 stdin= args=" + String.join("|", odd) + " root=" + kit, quoted.stdout());
+            assertEquals("hello-1 stdin= args=" + String.join("|", odd) + " root=" + kit, quoted.stdout().strip());
         }
 
         KitProcess.Result overridden = KitProcess.runIn(kit, Map.of("KIT_LAUNCH_DEBUG", "1", "KIT_ROOT", other.toString()), "", "hello");
         assertLaunch("cached", overridden);
-        assertEquals("hello-1 stdin= args= root=" + other, overridden.stdout());
+        assertEquals("hello-1 stdin= args= root=" + other, overridden.stdout().strip());
     }
 
     @Test
@@ -169,7 +170,7 @@ class LauncherTest {
         KitProcess.Result r = run(kit, "hello", "--help");
         assertEquals(0, r.exitCode(), r.all());
         assertLaunch("jbang (classpath entry gone", r);
-        assertEquals("usage: hello [--exit N]", r.stdout());
+        assertEquals("usage: hello [--exit N]", r.stdout().strip());
         assertLaunch("cached", run(kit, "hello", "--help"));
     }
 
@@ -179,11 +180,11 @@ class LauncherTest {
         assumeTrue(Runtime.version().feature() >= 13 && Files.isRegularFile(javaHome.resolve("lib/server/classes.jsa")),
                 "this JDK has no dynamic class-data archives");
         Path kit = scratchKit(dir);
-        KitProcess.Result help = run(kit, "", "hello", "--help");
+        KitProcess.Result help = feed(kit, "", "hello", "--help");
         assertFalse(help.stderr().contains("class-data archive: record"), "a --help run records nothing:\n" + help.stderr());
-        KitProcess.Result recording = run(kit, "", "hello");
+        KitProcess.Result recording = feed(kit, "", "hello");
         assertLaunch("class-data archive: record", recording);
-        KitProcess.Result mapped = run(kit, "", "hello");
+        KitProcess.Result mapped = feed(kit, "", "hello");
         assertLaunch("class-data archive: use", mapped);
         assertEquals(recording.stdout(), mapped.stdout());
         assertEquals("", mapped.stderr().lines().filter(l -> !l.startsWith("kit-launch:")).reduce("", String::concat),
@@ -194,7 +195,7 @@ class LauncherTest {
 
         // A code change retires the archive with the command.
         words(kit, "hello-3");
-        KitProcess.Result rebuilt = run(kit, "", "hello");
+        KitProcess.Result rebuilt = feed(kit, "", "hello");
         assertTrue(rebuilt.stdout().startsWith("hello-3 "), rebuilt.all());
         assertLaunch("class-data archive: record", rebuilt);
 
@@ -206,12 +207,12 @@ class LauncherTest {
     @Test
     void runsStartedTogetherAfterAChangeAllSucceed(@TempDir Path dir) throws Exception {
         Path kit = scratchKit(dir);
-        run(kit, "", "hello");
+        feed(kit, "", "hello");
         words(kit, "hello-4");
         ExecutorService pool = Executors.newFixedThreadPool(3);
         try {
             List<Future<KitProcess.Result>> runs = new ArrayList<>();
-            for (int i = 0; i < 3; i++) runs.add(pool.submit(() -> run(kit, "", "hello", "--exit", "0")));
+            for (int i = 0; i < 3; i++) runs.add(pool.submit(() -> feed(kit, "", "hello", "--exit", "0")));
             for (Future<KitProcess.Result> f : runs) {
                 KitProcess.Result r = f.get();
                 assertEquals(0, r.exitCode(), r.all());
@@ -220,7 +221,7 @@ class LauncherTest {
         } finally {
             pool.shutdown();
         }
-        KitProcess.Result after = run(kit, "", "hello");
+        KitProcess.Result after = feed(kit, "", "hello");
         assertLaunch("cached", after);
         assertTrue(after.stdout().startsWith("hello-4 "), after.all());
     }
