@@ -26,13 +26,18 @@ public final class KitProcess {
     }
 
     public static Result run(Map<String, String> env, String stdin, String script, String... args) throws IOException, InterruptedException {
+        return runIn(root(), env, stdin, script, args);
+    }
+
+    /** As {@link #run(Map, String, String, String...)}, with the launcher of another kit (a scratch copy) and in its folder. */
+    public static Result runIn(Path root, Map<String, String> env, String stdin, String script, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
-        cmd.add(root().resolve("jbang").toString());
+        cmd.add(root.resolve("jbang").toString());
         cmd.add(script);
         cmd.addAll(List.of(args));
         Path out = Files.createTempFile("kit-out", ".txt"), err = Files.createTempFile("kit-err", ".txt");
         try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).directory(root().toFile())
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile())
                     .redirectOutput(out.toFile()).redirectError(err.toFile());
             pb.environment().putAll(env);
             // A test may give the script another project root (its own .env, data/, sandbox/).

@@ -1,0 +1,228 @@
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The launcher ./jbang as a user meets it: a script that has not changed runs without JBang's
+ * JVM, and every change that matters goes back through JBang. Each test runs a scratch kit (its
+ * own ./jbang, catalog, steps/ and lib/, sharing only the fetched JBang) so editing its sources
+ * touches nothing of the real kit.
+ */
+class LauncherTest {
+    static final Map<String, String> DEBUG = Map.of("KIT_LAUNCH_DEBUG", "1");
+
+    static final String HELLO = """
+            ///usr/bin/env jbang "$0" "$@" ; exit $?
+            //SOURCES ../lib/*.java
+            public class hello {
+                public static void main(String[] a) throws Exception {
+                    if (a.length > 0 && a[0].equals("--help")) {
+                        System.out.println("usage: hello [--exit N]");
+                        return;
+                    }
+                    String in = new String(System.in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+                    System.out.println(Greeting.text() + " stdin=" + in + " args=" + String.join("|", a) + " root=" + System.getenv("KIT_ROOT"));
+                    System.exit(a.length > 1 && a[0].equals("--exit") ? Integer.parseInt(a[1]) : 0);
+                }
+            }
+            """;
+
+    /** A kit with one script whose words come two //SOURCES hops away (a glob, then a plain path). */
+    static Path scratchKit(Path dir) throws Exception {
+        Path real = KitProcess.root();
+        Files.copy(real.resolve("jbang"), dir.resolve("jbang"));
+        dir.resolve("jbang").toFile().setExecutable(true);
+        Files.createDirectories(dir.resolve(".kit"));
+        try (Stream<Path> s = Files.list(real.resolve(".kit"))) {
+            for (Path p : (Iterable<Path>) s.filter(p -> p.getFileName().toString().startsWith("jbang-"))::iterator) {
+                Files.createSymbolicLink(dir.resolve(".kit").resolve(p.getFileName()), p);
+            }
+        }
+        Files.writeString(dir.resolve("jbang-catalog.json"), """
+                {
+                  "aliases": {
+                    "hello": { "script-ref": "steps/hello.java", "description": "says hello" }
+                  }
+                }
+                """);
+        Files.createDirectories(dir.resolve("steps"));
+        Files.createDirectories(dir.resolve("lib/words"));
+        Files.writeString(dir.resolve("steps/hello.java"), HELLO);
+        Files.writeString(dir.resolve("lib/Greeting.java"), """
+                //SOURCES words/Words.java
+                class Greeting {
+                    static String text() { return Words.HELLO; }
+                }
+                """);
+        words(dir, "hello-1");
+        return dir;
+    }
+
+    static void words(Path kit, String hello) throws Exception {
+        Files.writeString(kit.resolve("lib/words/Words.java"), "class Words { static final String HELLO = \"" + hello + "\"; }\n");
+    }
+
+    /** The script run with this on its stdin. */
+    static KitProcess.Result feed(Path kit, String stdin, String script, String... args) throws Exception {
+        return KitProcess.runIn(kit, DEBUG, stdin, script, args);
+    }
+
+    static KitProcess.Result run(Path kit, String script, String... args) throws Exception {
+        return feed(kit, null, script, args);
+    }
+
+    static void assertLaunch(String how, KitProcess.Result r) {
+        assertTrue(r.stderr().contains("kit-launch: " + how), "expected a launch via '" + how + "':\n" + r.stderr());
+    }
+
+    @Test
+    void theSecondRunOfAnUnchangedScriptSkipsJBang_byPathAndByAlias(@TempDir Path dir) throws Exception {
+        Path kit = scratchKit(dir);
+        KitProcess.Result first = run(kit, "steps/hello.java", "--help");
+        assertEquals(0, first.exitCode(), first.all());
+        assertLaunch("jbang", first);
+        KitProcess.Result second = run(kit, "steps/hello.java", "--help");
+        assertEquals(0, second.exitCode(), second.all());
+        assertLaunch("cached", second);
+        assertEquals(first.stdout(), second.stdout());
+
+        assertLaunch("jbang", run(kit, "hello", "--help"));
+        KitProcess.Result alias = run(kit, "hello", "--help");
+        assertLaunch("cached", alias);
+        assertEquals(first.stdout(), alias.stdout());
+
+        // JBang's own subcommands are JBang's business, as before.
+        KitProcess.Result build = run(kit, "build", "steps/hello.java");
+        assertEquals(0, build.exitCode(), build.all());
+        assertLaunch("jbang", build);
+    }
+
+    @Test
+    void editingASourcedFileRebuildsAndTheNextRunHasTheChange(@TempDir Path dir) throws Exception {
+        Path kit = scratchKit(dir);
+        feed(kit, "", "hello");
+        KitProcess.Result cached = feed(kit, "", "hello");
+        assertLaunch("cached", cached);
+        assertTrue(cached.stdout().startsWith("hello-1 "), cached.all());
+
+        // Words.java is reached only through lib/Greeting.java's own //SOURCES line.
+        words(kit, "hello-2");
+        KitProcess.Result rebuilt = feed(kit, "", "hello");
+        assertLaunch("jbang", rebuilt);
+        assertTrue(rebuilt.stdout().startsWith("hello-2 "), rebuilt.all());
+        KitProcess.Result again = feed(kit, "", "hello");
+        assertLaunch("cached", again);
+        assertTrue(again.stdout().startsWith("hello-2 "), again.all());
+
+        // A new file matching the script's glob (../lib/*.java) is a change too.
+        Files.writeString(kit.resolve("lib/Extra.java"), "class Extra {}\n");
+        assertLaunch("jbang", feed(kit, "", "hello"));
+        assertLaunch("cached", feed(kit, "", "hello"));
+    }
+
+    @Test
+    void stdinExitCodeAndKitRootPassThroughBothWays(@TempDir Path dir, @TempDir Path other) throws Exception {
+        Path kit = scratchKit(dir);
+        KitProcess.Result viaJBang = feed(kit, "from stdin", "hello", "--exit", "7");
+        assertLaunch("jbang", viaJBang);
+        KitProcess.Result cached = feed(kit, "from stdin", "hello", "--exit", "7");
+        assertLaunch("cached", cached);
+        for (KitProcess.Result r : List.of(viaJBang, cached)) {
+            assertEquals(7, r.exitCode(), r.all());
+            assertEquals("hello-1 stdin=from stdin args=--exit|7 root=" + kit, r.stdout().strip());
+        }
+        // Arguments that need quoting, and an empty one, arrive as given, through JBang and cached.
+        String[] odd = {"it's", "$HOME", "a  b", "", "\"x\"", "*"};
+        for (int i = 0; i < 2; i++) {
+            KitProcess.Result quoted = feed(kit, "", "steps/hello.java", odd);
+            assertLaunch(i == 0 ? "jbang" : "cached", quoted);
+            assertEquals("hello-1 stdin= args=" + String.join("|", odd) + " root=" + kit, quoted.stdout().strip());
+        }
+
+        KitProcess.Result overridden = KitProcess.runIn(kit, Map.of("KIT_LAUNCH_DEBUG", "1", "KIT_ROOT", other.toString()), "", "hello");
+        assertLaunch("cached", overridden);
+        assertEquals("hello-1 stdin= args= root=" + other, overridden.stdout().strip());
+    }
+
+    @Test
+    void aClasspathEntryThatIsGoneSendsTheRunBackThroughJBang(@TempDir Path dir) throws Exception {
+        Path kit = scratchKit(dir);
+        run(kit, "hello", "--help");
+        assertLaunch("cached", run(kit, "hello", "--help"));
+        Path jar = null;
+        for (String word : new String(Files.readAllBytes(kit.resolve(".kit/launch/alias=hello.cmd")), StandardCharsets.UTF_8).split("\0")) {
+            for (String entry : word.split(":")) if (entry.endsWith("hello.jar")) jar = Path.of(entry);
+        }
+        assertNotNull(jar, "the cached command names the script's jar");
+        Files.delete(jar);
+        KitProcess.Result r = run(kit, "hello", "--help");
+        assertEquals(0, r.exitCode(), r.all());
+        assertLaunch("jbang (classpath entry gone", r);
+        assertEquals("usage: hello [--exit N]", r.stdout().strip());
+        assertLaunch("cached", run(kit, "hello", "--help"));
+    }
+
+    @Test
+    void aRealRunRecordsAClassDataArchiveThatLaterRunsMap(@TempDir Path dir) throws Exception {
+        Path javaHome = Path.of(System.getProperty("java.home"));
+        assumeTrue(Runtime.version().feature() >= 13 && Files.isRegularFile(javaHome.resolve("lib/server/classes.jsa")),
+                "this JDK has no dynamic class-data archives");
+        Path kit = scratchKit(dir);
+        KitProcess.Result help = feed(kit, "", "hello", "--help");
+        assertFalse(help.stderr().contains("class-data archive: record"), "a --help run records nothing:\n" + help.stderr());
+        KitProcess.Result recording = feed(kit, "", "hello");
+        assertLaunch("class-data archive: record", recording);
+        KitProcess.Result mapped = feed(kit, "", "hello");
+        assertLaunch("class-data archive: use", mapped);
+        assertEquals(recording.stdout(), mapped.stdout());
+        assertEquals("", mapped.stderr().lines().filter(l -> !l.startsWith("kit-launch:")).reduce("", String::concat),
+                "the JVM says nothing about the archive");
+        try (Stream<Path> s = Files.list(kit.resolve(".kit/launch"))) {
+            assertEquals(1, s.filter(p -> p.toString().endsWith(".jsa")).count());
+        }
+
+        // A code change retires the archive with the command.
+        words(kit, "hello-3");
+        KitProcess.Result rebuilt = feed(kit, "", "hello");
+        assertTrue(rebuilt.stdout().startsWith("hello-3 "), rebuilt.all());
+        assertLaunch("class-data archive: record", rebuilt);
+
+        KitProcess.Result off = KitProcess.runIn(kit, Map.of("KIT_LAUNCH_DEBUG", "1", "KIT_LAUNCH_CDS", "0"), "", "hello");
+        assertFalse(off.stderr().contains("class-data archive"), off.stderr());
+        assertTrue(off.stdout().startsWith("hello-3 "), off.all());
+    }
+
+    @Test
+    void runsStartedTogetherAfterAChangeAllSucceed(@TempDir Path dir) throws Exception {
+        Path kit = scratchKit(dir);
+        feed(kit, "", "hello");
+        words(kit, "hello-4");
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<KitProcess.Result>> runs = new ArrayList<>();
+            for (int i = 0; i < 3; i++) runs.add(pool.submit(() -> feed(kit, "", "hello", "--exit", "0")));
+            for (Future<KitProcess.Result> f : runs) {
+                KitProcess.Result r = f.get();
+                assertEquals(0, r.exitCode(), r.all());
+                assertTrue(r.stdout().startsWith("hello-4 "), r.all());
+            }
+        } finally {
+            pool.shutdown();
+        }
+        KitProcess.Result after = feed(kit, "", "hello");
+        assertLaunch("cached", after);
+        assertTrue(after.stdout().startsWith("hello-4 "), after.all());
+    }
+}
