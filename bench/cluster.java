@@ -3,7 +3,7 @@
 //DEPS info.picocli:picocli:4.7.7
 //JAVA_OPTIONS -Xmx3g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Args.java ../lib/StepMain.java ../lib/DataLock.java
+//SOURCES ../lib/StepMain.java ../lib/DataLock.java
 //SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java
 //SOURCES ../lib/Identities.java ../lib/FaceDistances.java
 
@@ -27,26 +27,34 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-public class cluster {
-    public static void main(String[] argv) {
-        StepMain.exit(() -> {
-            Args args = new Args("./jbang bench/cluster.java [--sizes 1000,10000,100000] [--new N] [--dims D]",
-                    "Times step 4's matching on synthetic archives of several sizes.")
-                    .option("--sizes", "LIST", "archive sizes in faces, comma separated (default 1000,10000,100000)")
-                    .option("--new", "N", "new faces to match (default 1000)")
-                    .option("--dims", "D", "vector length (default 512)")
-                    .parse(argv);
-            int newFaces = args.getInt("--new", 1000), dims = args.getInt("--dims", 512);
+@Command(name = "bench-cluster", mixinStandardHelpOptions = true, description = "Times step 4's matching on synthetic archives of several sizes.")
+public class cluster implements Callable<Integer> {
+    @Option(names = "--sizes", paramLabel = "LIST", split = ",", description = "archive sizes in faces (default 1000,10000,100000)")
+    List<Integer> sizes = List.of(1000, 10000, 100000);
+    @Option(names = "--new", paramLabel = "N", description = "new faces to match (default 1000)")
+    int newCount = 1000;
+    @Option(names = "--dims", paramLabel = "D", description = "vector length (default 512)")
+    int dimensions = 512;
+
+    public static void main(String... argv) {
+        StepMain.exit(new cluster(), argv);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        {
+            int newFaces = newCount, dims = dimensions;
             System.out.printf("Step 4 matching benchmark: %d new faces, %d dims, %d cores%n", newFaces, dims,
                     Runtime.getRuntime().availableProcessors());
             System.out.printf("%12s %12s %12s %12s %12s %14s %11s%n", "archive", "people", "load store", "match", "match cpu",
                     "new faces/s", "proposals");
-            for (String s : args.get("--sizes", "1000,10000,100000").split(",")) {
-                bench(Integer.parseInt(s.strip()), newFaces, dims);
-            }
+            for (int size : sizes) bench(size, newFaces, dims);
             return StepMain.OK;
-        });
+        }
     }
 
     static void bench(int archiveFaces, int newFaces, int dims) throws Exception {

@@ -2,7 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java
+//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java
 //SOURCES ../lib/StoreSettings.java ../lib/StoreErrors.java ../lib/Checksums.java ../lib/Md5Cache.java ../lib/UploadPlan.java
 //SOURCES ../lib/ObjectTransfer.java ../lib/ObjectStore.java ../lib/CrashPoint.java ../sandbox/local_r2.java
 //JAVA_OPTIONS -Xmx2g
@@ -33,37 +33,46 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import java.util.stream.Stream;
 
-public class upload {
-    static final String USAGE = "./jbang bench/upload.java [--photos N] [--crops N] [--scan-mb N] [--parallel N] [--keep]";
-    static final String ABOUT = """
-            Times lib/ObjectStore (step 5's uploads) against rclone copy on the same synthetic files and the
-            same local S3-compatible store: first run, then a second run that should send nothing.""";
-
+@Command(name = "bench-upload", mixinStandardHelpOptions = true, description = {
+        "Times lib/ObjectStore (step 5's uploads) against rclone copy on the same synthetic files and the",
+        "same local S3-compatible store: first run, then a second run that should send nothing."})
+public class upload implements Callable<Integer> {
     record Run(String tool, String run, int round, double seconds, long bytes, int files, String note) {}
 
-    public static void main(String[] argv) {
-        StepMain.exit(() -> {
-            Args args = new Args(USAGE, ABOUT)
-                    .option("--photos", "N", "photos of 200 KB-3 MB (default 250)")
-                    .option("--crops", "N", "crops of 5-20 KB (default 500)")
-                    .option("--scan-mb", "N", "the one large scan, in MB (default 60; 0 = none)")
-                    .option("--parallel", "N", "transfers at once, both tools (default 4)")
-                    .option("--rounds", "N", "repeat both tools N times, taking turns going first (default 4)")
-                    .flag("--keep", "keep the temp folder")
-                    .parse(argv);
-            int photos = args.getInt("--photos", 250), crops = args.getInt("--crops", 500);
-            int scanMb = args.getInt("--scan-mb", 60), parallel = args.getInt("--parallel", 4), rounds = args.getInt("--rounds", 4);
+    @Option(names = "--photos", paramLabel = "N", description = "photos of 200 KB-3 MB (default 250)")
+    int photos = 250;
+    @Option(names = "--crops", paramLabel = "N", description = "crops of 5-20 KB (default 500)")
+    int crops = 500;
+    @Option(names = "--scan-mb", paramLabel = "N", description = "the one large scan, in MB (default 60; 0 = none)")
+    int scanMb = 60;
+    @Option(names = "--parallel", paramLabel = "N", description = "transfers at once, both tools (default 4)")
+    int parallel = 4;
+    @Option(names = "--rounds", paramLabel = "N", description = "repeat both tools N times, taking turns going first (default 4)")
+    int rounds = 4;
+    @Option(names = "--keep", description = "keep the temp folder")
+    boolean keep;
+
+    public static void main(String... argv) {
+        StepMain.exit(new upload(), argv);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        {
             Path work = Files.createTempDirectory("bench-upload");
             try {
                 return bench(work, photos, crops, scanMb, parallel, rounds);
             } finally {
-                if (args.has("--keep")) System.out.println("Kept " + work);
+                if (keep) System.out.println("Kept " + work);
                 else deleteTree(work);
             }
-        });
+        }
     }
 
     /** The kit's engine: plan + execute, twice (the second run should find everything unchanged). */

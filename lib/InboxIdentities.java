@@ -79,24 +79,13 @@ public final class InboxIdentities {
         for (List<String> g : groups) {
             number++;
             String id = UUID.randomUUID().toString();
-            ObjectNode ident = JsonFiles.object();
-            ident.put("identity_id", id);
-            ident.put("name", String.format("Unidentified Person %03d", number));
-            ident.put("state", "INBOX");
-            ArrayNode anchors = ident.putArray("anchor_ids");
-            g.forEach(anchors::add);
-            ident.putArray("candidate_ids");
-            ident.putArray("negative_ids");
-            ident.put("version_id", 1);
-            ident.put("created_at", now);
-            ident.put("updated_at", now);
-            ident.putObject("metadata");
-            ObjectNode prov = ident.putObject("provenance");
+            ObjectNode prov = JsonFiles.object();
             prov.put("source", "inbox_ingest");
             prov.put("job_id", jobId);
             prov.put("filename", waiting.fileOf.get(g.get(0)));
             prov.put("ingested_at", now);
             prov.put("grouped_faces", g.size());
+            ObjectNode ident = Identities.newIdentity(id, String.format("Unidentified Person %03d", number), "INBOX", g, prov, now);
             all.set(id, ident);
             out.add(new Created(id, ident.get("name").asText(), List.copyOf(g)));
         }

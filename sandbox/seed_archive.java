@@ -1,7 +1,8 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //JAVA_OPTIONS -Xmx3g
-//SOURCES ../steps/ingest_inbox.java ../lib/Args.java
+//DEPS info.picocli:picocli:4.7.7
+//SOURCES ../steps/ingest_inbox.java
 
 /*
  * seed_archive — builds (or extends) an archive of confirmed people from one folder of photos
@@ -12,8 +13,8 @@
  * For trying the pipeline end to end on a sandbox archive, e.g. with ../shared/eval/identities.
  *
  * Options:  --people DIR      one sub-folder per person (folder name = the person's name)
- *           --data-dir D, --photos-dir P, --crops-dir Q, --models-dir M
- *           --json            one JSON summary on stdout
+ *           --data-dir D, --photos-dir P, --crops-dir Q, --models-dir M  (the kit's folder options)
+ *           --json            one JSON object on stdout
  * Example:  ./jbang sandbox/seed_archive.java --people ../shared/eval/identities/bbt --data-dir sandbox/work/data \
  *             --photos-dir sandbox/work/raw_photos --crops-dir sandbox/work/raw_photos/crops
  */
@@ -29,35 +30,34 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-public class seed_archive {
-    static final String USAGE = "./jbang sandbox/seed_archive.java --people DIR [--data-dir D] [--photos-dir P] [--crops-dir Q] [--models-dir M] [--json]";
-    static final String ABOUT = """
-            Builds or extends an archive of CONFIRMED people from one folder of photos per person (folder name =
-            the person's name): ingests each folder and makes the largest face of each photo an anchor of
-            that person's CONFIRMED identity.
+@Command(name = "seed_archive", mixinStandardHelpOptions = true, description = {
+        "Builds or extends an archive of CONFIRMED people from one folder of photos per person (folder name =",
+        "the person's name): ingests each folder and makes the largest face of each photo an anchor of",
+        "that person's CONFIRMED identity.", "",
+        "Example: ./jbang sandbox/seed_archive.java --people ../shared/eval/identities/bbt --data-dir sandbox/work/data"})
+public class seed_archive implements Callable<Integer> {
+    @Option(names = "--people", paramLabel = "DIR", required = true, description = "one sub-folder of photos per person")
+    Path people;
+    @Mixin KitOptions.Folders folders;
+    @Mixin KitOptions.Output out;
 
-            Example: ./jbang sandbox/seed_archive.java --people ../shared/eval/identities/bbt --data-dir sandbox/work/data""";
+    public static void main(String... argv) {
+        StepMain.exit(new seed_archive(), argv);
+    }
 
-    public static void main(String[] argv) {
-        StepMain.exit(() -> {
-            Args args = new Args(USAGE, ABOUT)
-                    .option("--people", "DIR", "one sub-folder of photos per person")
-                    .option("--data-dir", "D", "the archive folder (default: data)")
-                    .option("--photos-dir", "P", "where photos are kept (default: raw_photos)")
-                    .option("--crops-dir", "Q", "where face crops are written (default: raw_photos/crops)")
-                    .option("--models-dir", "M", "the face models (default: models)")
-                    .flag("--json", "print one JSON summary on stdout; messages go to stderr")
-                    .parse(argv);
-            args.required("--people");
-            KitConfig cfg = KitConfig.load();
-            Console console = Console.standard(args.has("--json"));
-            ObjectNode s = run(Path.of(args.get("--people")).toAbsolutePath().normalize(), cfg.dataDir(args.get("--data-dir")),
-                    cfg.photosDir(args.get("--photos-dir")), cfg.cropsDir(args.get("--crops-dir")), cfg.modelsDir(args.get("--models-dir")), console);
-            console.emitJson(s);
-            return StepMain.OK;
-        });
+    @Override
+    public Integer call() throws Exception {
+        KitContext ctx = KitOptions.context(out, folders, false);
+        Layout l = ctx.layout();
+        ObjectNode s = run(people.toAbsolutePath().normalize(), l.data(), l.photos(), l.crops(), l.models(), ctx.console());
+        ctx.console().emitJson(s);
+        return StepMain.OK;
     }
 
     public static ObjectNode run(Path people, Path dataDir, Path photosDir, Path cropsDir, Path modelsDir, Console console) throws Exception {
@@ -116,27 +116,18 @@ public class seed_archive {
                 emptied.forEach(all::remove);
                 ObjectNode person = null;
                 for (JsonNode ident : all) {
-                    if ("CONFIRMED".equals(ident.path("state").asText()) && name.equals(ident.path("name").asText()) && !ident.hasNonNull("merged_into")) {
+                    if ("CONFIRMED".equals(ident.path("state").asText()) && name.equals(ident.path("name").asText()) && !Identities.isMerged(ident)) {
                         person = (ObjectNode) ident;
                     }
                 }
                 String now = Timestamps.archive();
                 if (person == null) {
                     String id = UUID.randomUUID().toString();
-                    person = all.putObject(id);
-                    person.put("identity_id", id);
-                    person.put("name", name);
-                    person.put("state", "CONFIRMED");
-                    person.putArray("anchor_ids");
-                    person.putArray("candidate_ids");
-                    person.putArray("negative_ids");
-                    person.put("version_id", 1);
-                    person.put("created_at", now);
-                    person.put("updated_at", now);
-                    person.putObject("metadata");
-                    ObjectNode prov = person.putObject("provenance");
+                    ObjectNode prov = JsonFiles.object();
                     prov.put("source", "seed_archive");
                     prov.put("folder", folder.toString());
+                    person = Identities.newIdentity(id, name, "CONFIRMED", List.of(), prov, now);
+                    all.set(id, person);
                 } else {
                     person.put("version_id", person.path("version_id").asInt(0) + 1);
                     person.put("updated_at", now);

@@ -2,7 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java
+//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/Backups.java
 //SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java
 //SOURCES ../lib/Photos.java ../lib/ReviewPage.java

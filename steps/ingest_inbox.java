@@ -9,7 +9,7 @@
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/ModelCatalog.java ../lib/Photos.java
 //SOURCES ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java
 //SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java
-//SOURCES ../lib/FaceGrouping.java ../lib/Matcher.java ../lib/MatchThresholds.java
+//SOURCES ../lib/FaceGrouping.java ../lib/MatchThresholds.java ../lib/Identities.java
 //SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
 //SOURCES ../lib/IngestStep.java
 //SOURCES ../lib/FaceDistances.java ../lib/CrashPoint.java
