@@ -273,10 +273,13 @@ public class process_uploads {
             CrashPoint.reach("after:push");
 
             if (begin(7, "clear", "Clear staging")) {
-                // Transitional until ingest, upload and push record in the job ledger themselves:
-                // what this journal saw pushed goes into the ledger, whose one rule decides the clear.
+                // Transitional until ingest, upload and push record in the job ledger themselves (the
+                // journal rewrites data/runs/jobs.json whole, dropping the ledger's file lists): what
+                // this journal saw pushed goes into the ledger, with the files present locally, and the
+                // ledger's one rule decides the clear.
                 JobLedger ledger = ctx().ledger();
                 List<String> pushed = journal.jobsAt("pushed", "cleared");
+                for (String job : pushed) ledger.recordDownload(job, localFiles(job), List.of());
                 for (JobLedger.Milestone m : List.of(JobLedger.Milestone.INGESTED, JobLedger.Milestone.UPLOADED, JobLedger.Milestone.PUSHED)) {
                     ledger.mark(pushed, m);
                 }
@@ -363,6 +366,19 @@ public class process_uploads {
                         + " Run again to retry: only what is still missing is sent.", true);
             }
             return s;
+        }
+
+        /** A job's files in the pending folder, by staged path ("<job>/<name>"), with their sizes. */
+        Map<String, Long> localFiles(String job) throws java.io.IOException {
+            Map<String, Long> out = new java.util.LinkedHashMap<>();
+            Path dir = f.pending().resolve(job);
+            if (!Files.isDirectory(dir)) return out;
+            try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
+                for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
+                    out.put(job + "/" + dir.relativize(p).toString().replace('\\', '/'), Files.size(p));
+                }
+            }
+            return out;
         }
 
         /** The steps' context: this run's folders and console. */
