@@ -98,7 +98,6 @@ public final class ClearStep implements Step<ClearStep.Plan, ClearStep.Result> {
         @Override
         public void print(Console c) {
             if (!cleared.isEmpty()) c.ok("cleared " + cleared.size() + " job(s) from staging and marked them processed: " + cleared);
-            else if (failures.isEmpty()) c.info("Nothing was cleared from staging.");
         }
     }
 
@@ -151,6 +150,10 @@ public final class ClearStep implements Step<ClearStep.Plan, ClearStep.Result> {
                 continue;
             }
             JobLedger.ClearDecision d = ledger.clearDecision(id, now == null ? Map.of() : now, force);
+            if (!d.clear() && known != null && !known.leftOnSite().isEmpty()) {
+                // downloading again cannot fetch a name the kit refuses: that fix is on the site
+                d = new JobLedger.ClearDecision(id, false, d.why(), "rename or re-upload a refused file on the site (a failed one needs nothing), then ./jbang download", List.of());
+            }
             if (now == null) {
                 out.add(d.clear()
                         ? new JobClear(id, Action.SETTLE, "already gone from the site's staging (an earlier clear was interrupted):"
