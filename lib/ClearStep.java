@@ -109,7 +109,6 @@ public final class ClearStep implements Step<ClearStep.Plan, ClearStep.Result> {
         @Override
         public void print(Console c) {
             if (!cleared.isEmpty()) c.ok("cleared " + cleared.size() + " job(s) from staging and marked them processed: " + cleared);
-            else if (failures.isEmpty()) c.info("Nothing was cleared from staging.");
         }
     }
 

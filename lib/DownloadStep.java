@@ -75,10 +75,7 @@ public final class DownloadStep implements Step<DownloadStep.Plan, DownloadStep.
                                 : "(no _metadata.json: not an upload job)")
                         + "   [" + todo + " to download" + (present > 0 ? ", " + present + " already here" : "") + "]");
                 for (FilePlan f : j.files()) {
-                    if (f.action() == Action.REFUSED) {
-                        c.warn("refused " + Names.printable(f.path()) + " (" + f.why() + "): it is left on the site; rename or re-upload it there"
-                                + (j.jobId().isEmpty() ? "" : " (the rest of job " + j.jobId() + " is downloaded and stays staged until then)"));
-                    }
+                    if (f.action() == Action.REFUSED) c.info("      refused " + Names.printable(f.path()) + ": " + f.why() + " (left on the site)");
                 }
                 files += j.files().size();
                 bytes += j.bytes();
@@ -105,11 +102,11 @@ public final class DownloadStep implements Step<DownloadStep.Plan, DownloadStep.
                          List<String> failures) implements Step.Result {
         @Override
         public void print(Console c) {
+            // the files left on the site are the failures, which the runner lists one per line
             for (JobResult j : jobs) {
-                if (j.left().isEmpty()) continue;
-                String job = j.jobId().isEmpty() ? "outside any job folder" : "job " + j.jobId();
-                c.warn(j.left().size() + " file(s) of " + job + " left on the site: " + Names.printable(j.left().get(0).path())
-                        + (j.left().size() > 1 ? ", ..." : "") + (j.jobId().isEmpty() || !j.uploadJob() ? "" : "; the job stays staged and is never cleared until they are downloaded"));
+                if (!j.left().isEmpty() && j.uploadJob()) {
+                    c.warn("job " + j.jobId() + " stays staged (never cleared) while " + j.left().size() + " of its files are left on the site");
+                }
             }
             if (failures.isEmpty() && !jobs.isEmpty()) c.ok("all staged files are in " + pendingDir
                     + " (" + filesDownloaded + " downloaded now, " + alreadyPresent + " already there)");

@@ -146,14 +146,11 @@ public final class JobLedger {
      */
     public ClearDecision clearDecision(String jobId, Map<String, Long> stagedNow, boolean force, Set<Milestone> assumed) {
         Job j = withAssumed(job(jobId), assumed);
-        if (j == null || !j.has(Milestone.DOWNLOADED)) {
-            String why = j != null && !j.leftOnSite().isEmpty() ? leftText(j) : "it was never downloaded completely";
-            return no(jobId, why, "./jbang download");
-        }
+        // Downloading again cannot fetch a name the kit refuses: that fix is on the site.
+        String fixOnSite = "rename or re-upload a refused file on the site (a failed download needs nothing), then ./jbang download";
+        if (j != null && !j.leftOnSite().isEmpty()) return no(jobId, leftText(j), fixOnSite);
+        if (j == null || !j.has(Milestone.DOWNLOADED)) return no(jobId, "it was never downloaded completely", "./jbang download");
         if (j.has(Milestone.CLEARED)) return no(jobId, "it was cleared already", "nothing");
-        if (!j.leftOnSite().isEmpty()) {
-            return no(jobId, leftText(j), "fix or re-upload those files on the site, then ./jbang download");
-        }
         List<String> unknown = new ArrayList<>();
         stagedNow.forEach((path, size) -> {
             Long had = j.files().get(path);

@@ -171,6 +171,7 @@ class ClearStagingTest {
                 + " -> rename or re-upload it on the site"), clear.stdout());
         assertTrue(clear.stdout().contains(JOB + "/\\x1b[31mred.jpg") && clear.stdout().contains(JOB + "/\\x01start.jpg"), clear.stdout());
         assertTrue(clear.stdout().contains("not clearing " + JOB + ": 3 of its files never reached the archive (e.g. " + JOB + "/"), clear.stdout());
+        assertTrue(clear.stdout().contains("next: rename or re-upload a refused file on the site"), clear.stdout());
         assertTrue(clear.stdout().contains("No job to clear from staging."), clear.stdout());
         for (String h : hostile) assertTrue(Files.exists(job.resolve(h)), "the site still holds the refused file");
         assertTrue(Files.exists(job.resolve("IMG_0001.jpg")));

@@ -188,7 +188,7 @@ class SyncFaultsTest {
                     "nothing lands outside the destination");
             assertFalse(Files.exists(tmp.resolve("escape.jpg")) || Files.exists(tmp.resolve("raw_photos/escape.jpg")) || Files.exists(tmp.resolve("escape2.jpg")));
             assertEquals(1, site.count("/api/sync/staged/download/"), "a refused path is never even requested");
-            assertTrue(tc.text().contains("refused ../escape.jpg (its name is refused: it holds '..'): it is left on the site"), tc.text());
+            assertTrue(tc.text().contains("refused ../escape.jpg: its name is refused: it holds '..' (left on the site)"), tc.text());
             assertTrue(result.failures().get(0).startsWith("../escape.jpg: left on the site"), result.failures().toString());
             // the hostile names inside a1b2c3d4/ belong to that job (not to a made-up one): it is not complete
             DownloadStep.JobResult job = result.jobs().stream().filter(j -> j.jobId().equals("a1b2c3d4")).findFirst().orElseThrow();
