@@ -3,7 +3,7 @@
 //DEPS info.picocli:picocli:4.7.7
 //JAVA_OPTIONS -Xmx2g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/Args.java ../lib/StepMain.java ../lib/ModelCatalog.java
+//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
 //SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java
 
 /*
@@ -32,29 +32,34 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-public class ingest {
-    static final String USAGE = "./jbang bench/ingest.java [--models-dir DIR] [--eval DIR] [--rounds N] [--json]";
+@Command(name = "ingest", mixinStandardHelpOptions = true,
+        description = "Speed and quality of the face pipeline on ../shared/eval (see the header of bench/ingest.java).")
+public class ingest implements Callable<Integer> {
+    @Option(names = "--models-dir", paramLabel = "DIR", description = "the models (default: models)") Path modelsDir;
+    @Option(names = "--eval", paramLabel = "DIR", description = "the evaluation photos (default: ../shared/eval)") Path evalDir;
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "5", description = "timed passes over the group photos (default 5)") int rounds;
+    @Option(names = "--json", description = "print one JSON object on stdout") boolean json;
 
-    public static void main(String[] argv) {
-        StepMain.exit(() -> {
-            Args args = new Args(USAGE, "Speed and quality of the face pipeline on ../shared/eval (see the header of bench/ingest.java).")
-                    .option("--models-dir", "DIR", "the models (default: models)")
-                    .option("--eval", "DIR", "the evaluation photos (default: ../shared/eval)")
-                    .option("--rounds", "N", "timed passes over the group photos (default 5)")
-                    .flag("--json", "print one JSON object on stdout")
-                    .parse(argv);
-            KitConfig cfg = KitConfig.load();
-            Console console = Console.standard(args.has("--json"));
-            Path eval = args.has("--eval") ? Path.of(args.get("--eval")) : cfg.root().resolve("../shared/eval").normalize();
-            if (!Files.isDirectory(eval)) {
-                throw new KitException("the evaluation photos are not at " + eval, "give --eval DIR (the shared eval folder)");
-            }
-            ObjectNode out = run(cfg.modelsDir(args.get("--models-dir")), eval, args.getInt("--rounds", 5), console);
-            console.emitJson(out);
-            return StepMain.OK;
-        });
+    public static void main(String... argv) {
+        StepMain.exit(new ingest(), argv);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        KitConfig cfg = KitConfig.load();
+        Console console = Console.standard(json);
+        Path eval = evalDir != null ? evalDir : cfg.root().resolve("../shared/eval").normalize();
+        if (!Files.isDirectory(eval)) {
+            throw new KitException("the evaluation photos are not at " + eval, "give --eval DIR (the shared eval folder)");
+        }
+        ObjectNode out = run(cfg.modelsDir(modelsDir == null ? null : modelsDir.toString()), eval, rounds, console);
+        console.emitJson(out);
+        return StepMain.OK;
     }
 
     /** One face found and embedded, with its timing share. */

@@ -60,6 +60,7 @@ public final class FaceModels implements AutoCloseable {
         }
         FaceAligner aligner = new FaceAligner(lmS);
         FaceEmbedder embedder = new FaceEmbedder(recS, "RGB".equals(rec.path("color").asText("BGR")), rec.path("std").asDouble(128.0));
+        detector.secondLook((img, face) -> embedder.embed(aligner.align(img, aligner.fivePoints(img, face))).quality());
         String tag = rec.path("embedding_model").asText(rec.path("name").asText());
         return new FaceModels(detector, aligner, embedder, tag, (System.nanoTime() - t0) / 1e9, detS, lmS, recS);
     }

@@ -151,12 +151,33 @@ public final class ModelCatalog {
 
     public static ObjectNode thresholdsNode() {
         ObjectNode all = JsonFiles.object();
-        THRESHOLDS.forEach((model, v) -> {
-            ObjectNode t = all.putObject(model);
-            for (int i = 0; i < THRESHOLD_NAMES.length; i++) t.put(THRESHOLD_NAMES[i], v[i]);
-            t.put("calibration", CALIBRATION.get(model));
-        });
+        THRESHOLDS.forEach((model, v) -> all.set(model, thresholdEntry(v, CALIBRATION.get(model))));
         return all;
+    }
+
+    /** Marks an entry written by ./jbang calibrate --write: the archive's own figures, which fetch_models keeps. */
+    public static final String CALIBRATED_BY = "calibrated_by", CALIBRATE = "calibrate";
+
+    /**
+     * The "thresholds" object to write over {@code previous} (the file's current one, or null):
+     * the kit's built-in figures for the models it knows, except where the archive's own
+     * calibration stands; entries for other models are kept.
+     */
+    public static ObjectNode thresholdsNode(JsonNode previous) {
+        ObjectNode out = JsonFiles.object();
+        if (previous != null && previous.isObject()) out.setAll((ObjectNode) previous.deepCopy());
+        thresholdsNode().fields().forEachRemaining(e -> {
+            if (!CALIBRATE.equals(out.path(e.getKey()).path(CALIBRATED_BY).asText())) out.set(e.getKey(), e.getValue());
+        });
+        return out;
+    }
+
+    /** One model's entry under "thresholds": very_high, high, moderate, medium, low, grouping and how they were measured. */
+    public static ObjectNode thresholdEntry(double[] v, String calibration) {
+        ObjectNode t = JsonFiles.object();
+        for (int i = 0; i < THRESHOLD_NAMES.length; i++) t.put(THRESHOLD_NAMES[i], v[i]);
+        t.put("calibration", calibration);
+        return t;
     }
 
     public static Path file(Path modelsDir) {
