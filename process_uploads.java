@@ -253,11 +253,17 @@ public class process_uploads implements Callable<Integer> {
             CrashPoint.reach("after:upload");
 
             ask("Merge with the site's data and push identities.json and photo_index.json?", "push (step 6)", "push");
+            String pushFailed = "The push failed: staging was left as it is. Fix the cause, then run again (or ./jbang push).";
+            PushStep.Result pushed;
             try {
-                step(6, "Push data to the site", new PushStep(), PushStep.Result.class);
+                pushed = step(6, "Push data to the site", new PushStep(), PushStep.Result.class);
             } catch (KitException e) {
                 console.error(e);
-                throw new Stopped("The push failed: staging was left as it is. Fix the cause, then run again (or ./jbang push).", true);
+                throw new Stopped(pushFailed, true);
+            }
+            if (pushed != null && !pushed.failures().isEmpty()) {
+                for (String f : pushed.failures()) console.error(f);
+                throw new Stopped(pushFailed, true);
             }
             CrashPoint.reach("after:push");
 

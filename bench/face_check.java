@@ -3,7 +3,7 @@
 //DEPS info.picocli:picocli:4.7.7
 //JAVA_OPTIONS -Xmx2g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
+//SOURCES ../lib/Layout.java ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
 //SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java
 //SOURCES ../tests/support/FaceMosaic.java ../tests/support/AnimalPhotos.java
 
@@ -43,14 +43,14 @@ public class face_check implements Callable<Integer> {
         KitConfig cfg = KitConfig.load();
         Console console = Console.standard(false);
         Path eval = evalDir != null ? evalDir : cfg.root().resolve("../shared/eval").normalize();
-        try (FaceModels m = FaceModels.open(cfg.modelsDir(modelsDir == null ? null : modelsDir.toString()), 1)) {
+        try (FaceModels m = FaceModels.open((modelsDir != null ? modelsDir.toAbsolutePath().normalize() : Layout.standard(cfg.root()).models()), 1)) {
             // The same detector without the second look: every box the model gives at 0.9.
-            FaceDetector raw = new FaceDetector(FaceModels.session(cfg.modelsDir(modelsDir == null ? null : modelsDir.toString()).resolve("fr_detect.onnx"), 1),
+            FaceDetector raw = new FaceDetector(FaceModels.session((modelsDir != null ? modelsDir.toAbsolutePath().normalize() : Layout.standard(cfg.root()).models()).resolve("fr_detect.onnx"), 1),
                     ModelCatalog.FAMILY_ULTRAFACE, 0);
             FaceDetector.SecondLook look = (img, f) -> m.embedder.embed(m.aligner.align(img, m.aligner.fivePoints(img, f))).quality();
             List<Box> animals = new ArrayList<>(), faces = new ArrayList<>();
             String[] why = new String[1];
-            List<Path> photos = AnimalPhotos.fetch(cfg.root().resolve(".kit/test-photos"), why);
+            List<Path> photos = AnimalPhotos.fetch(AnimalPhotos.defaultCache(), why);
             if (photos == null) console.warn(why[0]);
             else {
                 for (Path p : photos) {

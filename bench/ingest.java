@@ -3,8 +3,8 @@
 //DEPS info.picocli:picocli:4.7.7
 //JAVA_OPTIONS -Xmx2g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
-//SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java
+//SOURCES ../lib/Layout.java ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
+//SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceDistances.java
 
 /*
  * Benchmark of the face pipeline (not a test): what the README's figures and models.json's
@@ -57,7 +57,7 @@ public class ingest implements Callable<Integer> {
         if (!Files.isDirectory(eval)) {
             throw new KitException("the evaluation photos are not at " + eval, "give --eval DIR (the shared eval folder)");
         }
-        ObjectNode out = run(cfg.modelsDir(modelsDir == null ? null : modelsDir.toString()), eval, rounds, console);
+        ObjectNode out = run((modelsDir != null ? modelsDir.toAbsolutePath().normalize() : Layout.standard(cfg.root()).models()), eval, rounds, console);
         console.emitJson(out);
         return StepMain.OK;
     }
@@ -209,7 +209,7 @@ public class ingest implements Callable<Integer> {
             List<Double> same = new ArrayList<>(), other = new ArrayList<>();
             for (int i = 0; i < mus.size(); i++) {
                 for (int j = i + 1; j < mus.size(); j++) {
-                    double d = FaceEmbedder.distance(mus.get(i), mus.get(j));
+                    double d = FaceDistances.distance(mus.get(i), mus.get(j));
                     (who.get(i).equals(who.get(j)) ? same : other).add(d);
                 }
             }

@@ -3,7 +3,7 @@
 //DEPS info.picocli:picocli:4.7.7
 //JAVA_OPTIONS -Xmx2g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
+//SOURCES ../lib/Layout.java ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
 //SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java
 //SOURCES ../tests/support/FaceMosaic.java
 
@@ -59,7 +59,7 @@ public class small_faces implements Callable<Integer> {
         if (!Files.isDirectory(eval)) throw new KitException("the evaluation photos are not at " + eval, "give --eval DIR (the shared eval folder)");
         ObjectNode out = JsonFiles.object();
         long t0 = System.nanoTime();
-        try (FaceModels m = FaceModels.open(cfg.modelsDir(modelsDir == null ? null : modelsDir.toString()), 1)) {
+        try (FaceModels m = FaceModels.open((modelsDir != null ? modelsDir.toAbsolutePath().normalize() : Layout.standard(cfg.root()).models()), 1)) {
             double load = (System.nanoTime() - t0) / 1e9;
             double setting = minFace != null ? minFace : FaceDetector.DEFAULT_MIN_FACE;
             out.put("min_face", setting);

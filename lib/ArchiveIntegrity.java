@@ -44,9 +44,8 @@ public final class ArchiveIntegrity {
                     reported.add(face);
                 }
             }
-            JsonNode into = identity.get("merged_into");
-            if (into != null && !into.isNull() && !ids.has(into.asText())) {
-                add(out, who + " is merged into " + into.asText() + ", which does not exist");
+            if (Identities.isMerged(identity) && !ids.has(identity.get("merged_into").asText())) {
+                add(out, who + " is merged into " + identity.get("merged_into").asText() + ", which does not exist");
             }
         }
         // every face_to_photo entry points to a photo that exists and lists that face: the site

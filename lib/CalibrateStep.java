@@ -171,8 +171,7 @@ public final class CalibrateStep implements Step<CalibrateStep.Plan, CalibrateSt
         for (var it = identities.path("identities").fields(); it.hasNext(); ) {
             var e = it.next();
             JsonNode ident = e.getValue();
-            JsonNode merged = ident.get("merged_into");
-            if (!"CONFIRMED".equals(ident.path("state").asText()) || (merged != null && !merged.isNull() && !merged.asText("").isEmpty())) continue;
+            if (!"CONFIRMED".equals(ident.path("state").asText()) || Identities.isMerged(ident)) continue;
             LinkedHashSet<String> ids = new LinkedHashSet<>();
             for (String key : new String[] {"anchor_ids", "candidate_ids"}) {
                 for (JsonNode a : ident.path(key)) {

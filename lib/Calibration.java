@@ -62,7 +62,7 @@ public final class Calibration {
         int s = 0, o = 0;
         for (int i = 0; i < n; i++) {
             for (int j = i + 1; j < n; j++) {
-                double d = distance(all.get(i), all.get(j));
+                double d = FaceDistances.distance(all.get(i), all.get(j));
                 if (owner.get(i).equals(owner.get(j))) same[s++] = d;
                 else other[o++] = d;
             }
@@ -71,16 +71,6 @@ public final class Calibration {
         Arrays.sort(sa);
         Arrays.sort(oa);
         return new Pairs(sa, oa);
-    }
-
-    /** L2 distance, as the matcher measures it (FaceEmbedder.distance; kept here so calibrate needs no ONNX Runtime). */
-    static double distance(float[] a, float[] b) {
-        double s = 0;
-        for (int i = 0; i < a.length; i++) {
-            double d = a[i] - b[i];
-            s += d * d;
-        }
-        return Math.sqrt(s);
     }
 
     /** How many values of a sorted array are below t. */

@@ -56,13 +56,4 @@ public final class FaceEmbedder {
         for (int i = 0; i < raw.length; i++) mu[i] = norm > 0 ? raw[i] / norm : 0;
         return new Embedding(mu, norm);
     }
-
-    public static double distance(float[] a, float[] b) {
-        double s = 0;
-        for (int i = 0; i < a.length; i++) {
-            double d = a[i] - b[i];
-            s += d * d;
-        }
-        return Math.sqrt(s);
-    }
 }

@@ -242,31 +242,4 @@ public final class KitConfig {
         if (v == null) return name + " is not set";
         return name + "=" + (isSecret(name) ? "****" : v);
     }
-
-    /** A path option as given (relative to the working folder), else {@code defaultUnderRoot} under the project root. */
-    public Path path(String given, String defaultUnderRoot) {
-        return given != null ? Path.of(given).toAbsolutePath().normalize() : root.resolve(defaultUnderRoot);
-    }
-
-    public Path dataDir(String given) {
-        return path(given, "data");
-    }
-
-    /** The archive's local photo store, which upload and re-embedding read from. */
-    public Path photosDir(String given) {
-        return path(given, "raw_photos");
-    }
-
-    public Path cropsDir(String given) {
-        return path(given, "raw_photos/crops");
-    }
-
-    /** Where downloaded uploads wait for ingest, one folder per upload job. */
-    public Path pendingDir(String given) {
-        return path(given, "raw_photos/pending");
-    }
-
-    public Path modelsDir(String given) {
-        return path(given, "models");
-    }
 }

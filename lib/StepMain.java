@@ -40,25 +40,6 @@ public final class StepMain {
         return cl.execute(argv);
     }
 
-    /**
-     * Transitional: the entry of a script not yet turned into a picocli command (lib/Args).
-     * Goes when the last such script is converted.
-     */
-    public static void exit(java.util.concurrent.Callable<Integer> body) {
-        System.setOut(new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8));
-        int code;
-        try {
-            code = body.call();
-        } catch (HelpRequest h) {
-            System.out.print(h.getMessage());
-            code = OK;
-        } catch (Exception | Error e) {
-            code = report(e);
-        }
-        System.exit(code);
-    }
-
     /** A failure as the user sees it: the message and what to do, never a stack trace. */
     public static int report(Throwable t) {
         // Exception texts may quote what a library was given (e.g. a header holding the token):
@@ -98,13 +79,6 @@ public final class StepMain {
         String out = text;
         for (String s : secrets) out = out.replace(s, "****");
         return out;
-    }
-
-    /** Transitional (lib/Args): --help was asked for; carries the text. */
-    public static class HelpRequest extends RuntimeException {
-        public HelpRequest(String text) {
-            super(text);
-        }
     }
 
     /** Options that parse but do not go together (exit 2), found after parsing. */

@@ -5,8 +5,8 @@
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/KitOptions.java
 //SOURCES ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java
 //SOURCES ../lib/Names.java ../lib/Timestamps.java ../lib/DataLock.java ../lib/ArchiveFiles.java
-//SOURCES ../lib/EmbeddingStore.java ../lib/NpyPickleReader.java ../lib/ModelCatalog.java
-//SOURCES ../lib/MatchThresholds.java ../lib/Calibration.java ../lib/CalibrateStep.java
+//SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java ../lib/ModelCatalog.java
+//SOURCES ../lib/MatchThresholds.java ../lib/Calibration.java ../lib/CalibrateStep.java ../lib/FaceDistances.java ../lib/Identities.java
 
 /*
  * calibrate: measures the active embedding model on the archive's own CONFIRMED people

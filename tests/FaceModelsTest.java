@@ -135,7 +135,7 @@ class FaceModelsTest {
             b = t.sorted().toList();
         }
         float[] a1 = chip(a.get(0)), a2 = chip(a.get(1)), b1 = chip(b.get(0));
-        double same = FaceEmbedder.distance(a1, a2), other = FaceEmbedder.distance(a1, b1);
+        double same = FaceDistances.distance(a1, a2), other = FaceDistances.distance(a1, b1);
         assertTrue(same < other, "same " + same + " < other " + other);
         double high = MatchThresholds.forModel(models().embeddingModel, MODELS).high;
         assertTrue(same < high && other > high, "the calibrated HIGH threshold " + high + " separates them (" + same + ", " + other + ")");

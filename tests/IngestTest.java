@@ -261,7 +261,7 @@ class IngestTest {
         assertEquals(before.size(), after.size());
         for (int i = 0; i < before.size(); i++) {
             assertEquals(before.get(i).faceId(), after.get(i).faceId());
-            assertTrue(FaceEmbedder.distance(before.get(i).mu(), after.get(i).mu()) < 1e-4);
+            assertTrue(FaceDistances.distance(before.get(i).mu(), after.get(i).mu()) < 1e-4);
         }
         assertTrue(Files.isDirectory(Path.of(s.get("backup").asText())), "the previous store was copied to data/backups");
         // a missing photo: its faces keep their old vectors, reported

@@ -50,9 +50,10 @@ class KitConfigTest {
     @Test
     void defaultFoldersAreUnderTheProjectRootAndGivenOnesAreAsGiven(@TempDir Path root) {
         KitConfig c = KitConfig.load(root, Map.of());
-        assertEquals(root.toAbsolutePath().normalize().resolve("data"), c.dataDir(null));
-        assertEquals(root.toAbsolutePath().normalize().resolve("raw_photos/crops"), c.cropsDir(null));
-        assertEquals(Path.of("/elsewhere/data"), c.dataDir("/elsewhere/data"));
+        Layout l = Layout.standard(c.root());
+        assertEquals(root.toAbsolutePath().normalize().resolve("data"), l.data());
+        assertEquals(root.toAbsolutePath().normalize().resolve("raw_photos/crops"), l.crops());
+        assertEquals(Path.of("/elsewhere/data"), l.withData(Path.of("/elsewhere/data")).data());
     }
 
     /** Issue 11 item 3: a value pasted with its line end is trimmed at load; one with a control character inside is refused by name. */

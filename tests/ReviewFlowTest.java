@@ -115,9 +115,9 @@ class ReviewFlowTest {
 
     /** Step 4 on the archive under {@code work} (threshold 1.25, the archive's own w600k_r50 labels); returns its proposals. */
     static List<JsonNode> cluster(Path work) throws Exception {
-        var o = new cluster_new_faces.Options(work.resolve("data"), work.resolve("no-models"), work.resolve("raw_photos"),
-                work.resolve("raw_photos/crops"), 1.25, false, null);
-        cluster_new_faces.run(o, new TestConsole().console);
+        KitContext ctx = TestContext.under(work, Map.of(), new TestConsole().console, KitContext.Mode.DRY_RUN);
+        ctx = ctx.withLayout(ctx.layout().withModels(work.resolve("no-models")));
+        StepRunner.run(new ClusterStep(new ClusterStep.Options(java.util.OptionalDouble.of(1.25), java.util.OptionalInt.empty())), ctx);
         List<JsonNode> out = new ArrayList<>();
         JsonFiles.readObject(work.resolve("data/proposals.json")).get("proposals").forEach(out::add);
         return out;
@@ -181,9 +181,9 @@ class ReviewFlowTest {
             assertFalse(Identities.faceIds(a.get(src)).contains(face), face + " left its source");
             assertTrue(Identities.faceIds(b.get(src)).contains(face));
             List<String> cands = new ArrayList<>();
-            a.get(tgt).get("candidate_ids").forEach(c -> cands.add(Matcher.faceIdOf(c)));
+            a.get(tgt).get("candidate_ids").forEach(c -> cands.add(Identities.faceIdOf(c)));
             assertTrue(cands.contains(face), face + " is among the person's candidates");
-            a.get(tgt).path("anchor_ids").forEach(x -> assertNotEquals(face, Matcher.faceIdOf(x), "never an anchor"));
+            a.get(tgt).path("anchor_ids").forEach(x -> assertNotEquals(face, Identities.faceIdOf(x), "never an anchor"));
             assertEquals(b.get(tgt).get("version_id").asLong() + 1, a.get(tgt).get("version_id").asLong());
             assertEquals(b.get(src).get("version_id").asLong() + 1, a.get(src).get("version_id").asLong());
             assertNotEquals(b.get(tgt).get("updated_at"), a.get(tgt).get("updated_at"));

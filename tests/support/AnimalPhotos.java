@@ -7,7 +7,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Photos of animals (and no person) for the "no pet faces" checks, taken at test time from
- * Debian packages with Debian's own client (apt-get), cached in .kit/test-photos/ (git-ignored)
+ * Debian packages with Debian's own client (apt-get), cached per machine in ~/.cache/rhodesli-kit/test-photos/
+ * (outside the clone, so a fresh clone or CI on the same machine does not fetch them again)
  * and never committed:
  * <ul>
  *   <li>chelsea.png — a cat; python3-skimage's data (scikit-image's sample images, the cat
@@ -24,6 +25,13 @@ public final class AnimalPhotos {
     public static final List<String> NAMES = List.of("chelsea.png", "baboon.jpg", "chicky_512.png", "dogs.jpg");
 
     private AnimalPhotos() {}
+
+    /** The per-machine cache folder ($XDG_CACHE_HOME or ~/.cache, then rhodesli-kit/test-photos). */
+    public static Path defaultCache() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("rhodesli-kit/test-photos");
+    }
 
     /** The cached photos, fetched first if needed; null (with the reason in {@code why[0]}) when they cannot be had. */
     public static List<Path> fetch(Path cache, String[] why) {
