@@ -150,4 +150,17 @@ class BackupTest {
             assertEquals(1, s.count(), "no safety backup either");
         }
     }
+
+    @Test
+    void dryRunSaysWhatItWouldCopyAndWritesNothing(@TempDir Path dir) throws Exception {
+        seed(dir);
+        byte[] ids = Files.readAllBytes(dir.resolve("identities.json")), photos = Files.readAllBytes(dir.resolve("photo_index.json"));
+        KitProcess.Result r = KitProcess.run("steps/backup.java", "--data-dir", dir.toString(), "--dry-run", "--json");
+        assertEquals(0, r.exitCode(), r.all());
+        assertTrue(r.stderr().contains("back up identities.json") && r.stderr().contains("Dry run: nothing was changed"), r.all());
+        assertTrue(JsonFiles.parse(r.stdout(), "the dry run's JSON").get("result").isNull(), r.stdout());
+        assertFalse(Files.exists(dir.resolve("backups")), "a dry run makes no backup");
+        assertArrayEquals(ids, Files.readAllBytes(dir.resolve("identities.json")));
+        assertArrayEquals(photos, Files.readAllBytes(dir.resolve("photo_index.json")));
+    }
 }
