@@ -4,7 +4,7 @@
 //JAVA_OPTIONS -Xmx3g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/StepMain.java ../lib/DataLock.java
-//SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java
+//SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java ../lib/FaceQuality.java
 //SOURCES ../lib/Identities.java ../lib/FaceDistances.java
 
 /*

@@ -4,7 +4,7 @@
 //JAVA_OPTIONS -Xmx2g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Layout.java ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
-//SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceDistances.java
+//SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceDistances.java ../lib/FaceQuality.java
 
 /*
  * Benchmark of the face pipeline (not a test): what the README's figures and models.json's

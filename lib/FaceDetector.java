@@ -51,7 +51,7 @@ public final class FaceDetector {
     }
 
     /** Faces narrower than this (photo pixels) are {@link Face#lowQuality()}. */
-    public static final float LOW_QUALITY_PX = 30;
+    public static final float LOW_QUALITY_PX = FaceQuality.LOW_QUALITY_PX;
 
     static final int UF_W = 320, UF_H = 240, OVERLAP = 96;
     static final double LEVEL_STEP = 2.5, NMS_IOU = 0.4;

@@ -112,6 +112,7 @@ public final class Matcher {
                     missing.add(fid);
                     continue;
                 }
+                if (FaceQuality.lowQuality(f.bbox())) continue;  // too few pixels to propose; a person can still name it
                 bFaces.add(f);
                 bSource.add(e.getKey());
             }

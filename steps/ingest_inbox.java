@@ -7,7 +7,7 @@
 //SOURCES ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java
 //SOURCES ../lib/Names.java ../lib/Timestamps.java ../lib/CrashPoint.java
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/ModelCatalog.java ../lib/Photos.java
-//SOURCES ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java
+//SOURCES ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceQuality.java
 //SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java
 //SOURCES ../lib/FaceGrouping.java ../lib/MatchThresholds.java ../lib/Identities.java
 //SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
@@ -31,7 +31,7 @@
  *              --directory DIR --job-id ID   every photo under DIR as job ID (DIR may be the pending folder)
  *              --directory DIR         every sub-folder of DIR as a job named after it
  * Options:     --source S, --collection C   label every photo (default: the job's _metadata.json)
- *              --min-face PX           smallest face looked for (default 32 px; 20 = native pixels, slower)
+ *              --min-face PX           smallest face looked for (default 20 px; faces under 30 px are kept but never proposed)
  *              --max-megapixels N      refuse photos above N megapixels, read from the header (default 100)
  *              --data-dir, --photos-dir, --crops-dir, --pending-dir, --models-dir   the archive's folders
  *              --dry-run               analyse and print per photo what would be added; write nothing

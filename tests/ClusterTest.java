@@ -182,6 +182,23 @@ class ClusterTest {
     }
 
     @Test
+    void aFaceUnderThirtyPixelsIsKeptButNeverProposed(@TempDir Path dir) throws Exception {
+        seed(dir);
+        List<Matcher.Proposal> before = run(dir, 1.05, false, null).plan().proposals();
+        String face = before.get(0).faceId();
+        // The same face, vector and all, as if the detector had found it only 20 px wide.
+        EmbeddingStore store = EmbeddingStore.open(dir);
+        EmbeddingStore.Face f = store.get(face);
+        float[] b = f.bbox();
+        store.append(List.of(new EmbeddingStore.Face(face, f.filename(), f.filepath(), f.mu(), f.sigmaSq(), f.detScore(),
+                new float[] {b[0], b[1], b[0] + 20, b[1] + 24}, f.quality(), f.model())));
+        List<Matcher.Proposal> after = run(dir, 1.05, false, null).plan().proposals();
+        assertTrue(after.stream().noneMatch(p -> p.faceId().equals(face)), "a low-quality face is never proposed: " + face);
+        assertEquals(before.size() - 1, after.size(), "every other proposal stays");
+        assertNotNull(EmbeddingStore.open(dir).get(face), "the face is still stored");
+    }
+
+    @Test
     void theMatrixKernelAgreesWithABruteForceReference() {
         // Several blocks of new faces, identity runs of uneven length, rows not a multiple of 4, exclusions.
         Random r = new Random(42);

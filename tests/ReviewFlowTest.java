@@ -96,19 +96,7 @@ class ReviewFlowTest {
             g.dispose();
             ImageIO.write(img, "jpg", photos.resolve(name).toFile());
         }
-        int k = 0;
-        for (EmbeddingStore.Face f : store.faces()) {
-            if (f.faceId().equals(REJECT_1)) continue;  // one crop missing
-            BufferedImage crop = new BufferedImage(112, 112, BufferedImage.TYPE_INT_RGB);
-            Graphics2D g = crop.createGraphics();
-            g.setColor(new Color(40 + (k * 37) % 200, 80 + (k * 11) % 150, 120));
-            g.fillRect(0, 0, 112, 112);
-            g.setColor(new Color(230, 190, 160));
-            g.fillOval(20, 10, 72, 92);
-            g.dispose();
-            ImageIO.write(crop, "jpg", crops.resolve(f.faceId() + ".jpg").toFile());
-            k++;
-        }
+        ReviewPageTest.drawCrops(store, crops, Set.of(REJECT_1));  // one crop missing
         cluster(work);
         return work;
     }

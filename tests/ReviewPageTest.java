@@ -55,9 +55,15 @@ class ReviewPageTest {
             g.dispose();
             ImageIO.write(img, "jpg", photos.resolve(name).toFile());
         }
+        drawCrops(store, crops, missingCrops);
+        return dir;
+    }
+
+    /** A plain face-coloured crop for every face of {@code store}, but those in {@code missing}. */
+    static void drawCrops(EmbeddingStore store, Path crops, Set<String> missing) throws Exception {
         int k = 0;
         for (EmbeddingStore.Face f : store.faces()) {
-            if (missingCrops.contains(f.faceId())) continue;
+            if (missing.contains(f.faceId())) continue;
             BufferedImage crop = new BufferedImage(112, 112, BufferedImage.TYPE_INT_RGB);
             Graphics2D g = crop.createGraphics();
             g.setColor(new Color(40 + (k * 37) % 200, 80 + (k * 11) % 150, 120));
@@ -68,7 +74,6 @@ class ReviewPageTest {
             ImageIO.write(crop, "jpg", crops.resolve(f.faceId() + ".jpg").toFile());
             k++;
         }
-        return dir;
     }
 
     static Path runStep(Path dir) throws Exception {
