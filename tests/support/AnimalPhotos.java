@@ -74,12 +74,18 @@ public final class AnimalPhotos {
         sh(cache, "dpkg-deb --fsys-tarfile '" + deb + "' | tar -x -O '" + member + "' > '" + name + ".part' && mv '" + name + ".part' '" + name + "'");
     }
 
-    /** dogs.jpg from dlib's source package, with a private source list (the machine's apt configuration is not changed). */
+    /**
+     * dogs.jpg from dlib's source package, through a private copy of the machine's own apt sources
+     * turned into source-package entries (the machine's apt configuration is not changed).
+     */
     private static void dlibDogs(Path cache) throws IOException, InterruptedException {
         Path dir = Files.createDirectories(cache.resolve("src-dlib"));
         Files.createDirectories(dir.resolve("lists/partial"));
-        Files.writeString(dir.resolve("sources.list"), "deb-src http://deb.debian.org/debian bookworm main\n");
-        String o = "-o Dir::Etc::SourceList=" + dir.resolve("sources.list") + " -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=" + dir.resolve("lists");
+        Files.createDirectories(dir.resolve("parts"));
+        sh(dir, "for f in /etc/apt/sources.list.d/*.sources; do [ -f \"$f\" ] && sed 's/^Types:.*/Types: deb-src/' \"$f\" > parts/$(basename \"$f\"); done;"
+                + " if [ -f /etc/apt/sources.list ]; then sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > sources.list; else : > sources.list; fi");
+        String o = "-o Dir::Etc::SourceList=" + dir.resolve("sources.list") + " -o Dir::Etc::SourceParts=" + dir.resolve("parts")
+                + " -o Dir::State::Lists=" + dir.resolve("lists");
         sh(dir, "ls dlib_*.orig.tar.* >/dev/null 2>&1 || (apt-get " + o + " update >/dev/null && apt-get " + o + " source --download-only dlib >/dev/null)");
         sh(dir, "f=$(ls dlib_*.orig.tar.* | grep -v models | head -1) && tar -xf \"$f\" --wildcards --strip-components=3 '*/examples/faces/dogs.jpg'"
                 + " && mv dogs.jpg '" + cache.resolve("dogs.jpg") + "' && rm -f dlib_*.orig-dlib-models.tar.*");
