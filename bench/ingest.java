@@ -3,6 +3,7 @@
 //DEPS info.picocli:picocli:4.7.7
 //JAVA_OPTIONS -Xmx2g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
+//SOURCES ../tests/support/EvalDetection.java
 //SOURCES ../lib/Layout.java ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
 //SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceDistances.java ../lib/FaceQuality.java
 
@@ -145,36 +146,8 @@ public class ingest implements Callable<Integer> {
             speed.put("faces_1920px", bigFaces / rounds);
 
             // --- detection recall and false positives
-            JsonNode boxes = JsonFiles.read(eval.resolve("detection/boxes.json"));
-            int required = 0, matched = 0, fps = 0, nPhotos = 0;
-            for (var it = boxes.fields(); it.hasNext(); ) {
-                var e = it.next();
-                nPhotos++;
-                Photos.Image img = Photos.decode(eval.resolve("detection").resolve(e.getKey())).image();
-                List<FaceDetector.Face> found = m.detector.detect(img);
-                List<float[]> labels = new ArrayList<>();
-                List<Boolean> ignore = new ArrayList<>();
-                for (JsonNode b : e.getValue()) {
-                    float x = b.get("x").floatValue(), y = b.get("y").floatValue();
-                    labels.add(new float[] {x, y, x + b.get("w").floatValue(), y + b.get("h").floatValue()});
-                    ignore.add(b.path("ignore").asBoolean(false));
-                    if (!b.path("ignore").asBoolean(false)) required++;
-                }
-                boolean[] used = new boolean[labels.size()];
-                for (FaceDetector.Face f : found) {
-                    int best = -1;
-                    double bestIou = 0.3;
-                    for (int i = 0; i < labels.size(); i++) {
-                        double iou = FaceDetector.iou(f.box(), labels.get(i));
-                        if (!used[i] && iou >= bestIou) { best = i; bestIou = iou; }
-                    }
-                    if (best < 0) fps++;
-                    else {
-                        used[best] = true;
-                        if (!ignore.get(best)) matched++;
-                    }
-                }
-            }
+            EvalDetection.Score score = EvalDetection.score(eval, m.detector);
+            int required = score.required(), matched = score.matched(), fps = score.falseFaces(), nPhotos = score.photos();
             console.info(String.format("detection: recall %d/%d = %.1f%%, false positives %d in %d photos", matched, required,
                     100.0 * matched / required, fps, nPhotos));
             ObjectNode det = out.putObject("detection");

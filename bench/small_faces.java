@@ -5,7 +5,7 @@
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Layout.java ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
 //SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceQuality.java
-//SOURCES ../tests/support/FaceMosaic.java
+//SOURCES ../tests/support/FaceMosaic.java ../tests/support/EvalDetection.java
 
 /*
  * Benchmark of small-face detection (not a test): recall on mosaics of the eval faces at
@@ -92,34 +92,8 @@ public class small_faces implements Callable<Integer> {
             missed.forEach(mo.putArray("missed_sizes")::add);
 
             // --- false faces and recall on eval/detection
-            JsonNode labels = JsonFiles.read(eval.resolve("detection/boxes.json"));
-            int required = 0, matched = 0, fps = 0;
-            for (var it = labels.fields(); it.hasNext(); ) {
-                var e = it.next();
-                Photos.Image img = Photos.decode(eval.resolve("detection").resolve(e.getKey())).image();
-                List<float[]> boxes = new ArrayList<>();
-                List<Boolean> ignore = new ArrayList<>();
-                for (JsonNode b : e.getValue()) {
-                    float x = b.get("x").floatValue(), y = b.get("y").floatValue();
-                    boxes.add(new float[] {x, y, x + b.get("w").floatValue(), y + b.get("h").floatValue()});
-                    ignore.add(b.path("ignore").asBoolean(false));
-                    if (!b.path("ignore").asBoolean(false)) required++;
-                }
-                boolean[] used = new boolean[boxes.size()];
-                for (FaceDetector.Face f : m.detector.detect(img)) {
-                    int best = -1;
-                    double bestIou = 0.3;
-                    for (int i = 0; i < boxes.size(); i++) {
-                        double iou = FaceDetector.iou(f.box(), boxes.get(i));
-                        if (!used[i] && iou >= bestIou) { best = i; bestIou = iou; }
-                    }
-                    if (best < 0) fps++;
-                    else {
-                        used[best] = true;
-                        if (!ignore.get(best)) matched++;
-                    }
-                }
-            }
+            EvalDetection.Score score = EvalDetection.score(eval, m.detector);
+            int required = score.required(), matched = score.matched(), fps = score.falseFaces();
             console.info(String.format("detection: %d/%d labelled faces, %d false faces", matched, required, fps));
             ObjectNode det = out.putObject("detection");
             det.put("matched", matched);

@@ -58,29 +58,8 @@ class FaceDetectionTest {
     void everyFaceOfTheEvalPhotosIsKeptAndNoneIsInvented() throws Exception {
         FaceModelsTest.assumeEval();
         FaceDetector det = FaceModelsTest.models().detector;
-        JsonNode labels = JsonFiles.read(EVAL.resolve("detection/boxes.json"));
-        int required = 0, matched = 0, invented = 0;
-        for (var it = labels.fields(); it.hasNext(); ) {
-            var e = it.next();
-            List<float[]> boxes = new ArrayList<>();
-            List<Boolean> ignore = new ArrayList<>();
-            for (JsonNode b : e.getValue()) {
-                float x = b.get("x").floatValue(), y = b.get("y").floatValue();
-                boxes.add(new float[] {x, y, x + b.get("w").floatValue(), y + b.get("h").floatValue()});
-                ignore.add(b.path("ignore").asBoolean(false));
-                if (!b.path("ignore").asBoolean(false)) required++;
-            }
-            boolean[] used = new boolean[boxes.size()];
-            for (FaceDetector.Face f : det.detect(Photos.decode(EVAL.resolve("detection").resolve(e.getKey())).image())) {
-                int best = -1;
-                for (int i = 0; i < boxes.size(); i++) if (!used[i] && FaceDetector.iou(f.box(), boxes.get(i)) >= 0.3) best = i;
-                if (best < 0) invented++;
-                else {
-                    used[best] = true;
-                    if (!ignore.get(best)) matched++;
-                }
-            }
-        }
+        EvalDetection.Score score = EvalDetection.score(EVAL, det);
+        int required = score.required(), matched = score.matched(), invented = score.falseFaces();
         assertEquals(18, required);
         assertEquals(18, matched, "every labelled face of eval/detection");
         assertEquals(0, invented, "no false face on eval/detection");
