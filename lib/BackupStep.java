@@ -38,13 +38,22 @@ public final class BackupStep implements Step<BackupStep.Plan, BackupStep.Result
         }
     }
 
-    /** {@code label} is null when there was nothing to back up. */
-    public record Result(String label, List<String> files, List<String> failures) implements Step.Result {
+    /**
+     * {@code label} is null when there was nothing to back up; {@code damaged} names the
+     * documents that were copied although they do not parse (that backup restores nothing good).
+     */
+    public record Result(String label, List<String> files, List<String> damaged, List<String> failures) implements Step.Result {
         @Override
         public void print(Console c) {
             if (label == null) return;
             for (String f : files) c.ok("backed up " + f);
-            c.info("Restore with: ./jbang restore --timestamp " + label);
+            if (damaged.isEmpty()) {
+                c.info("Restore with: ./jbang restore --timestamp " + label);
+            } else {
+                // Offering this backup for a restore would put the damaged document back.
+                c.warn("backup " + label + " holds a damaged " + String.join(" and ", damaged)
+                        + "; to go back to a good state: ./jbang restore --latest (it skips damaged backups)");
+            }
         }
     }
 
@@ -67,13 +76,14 @@ public final class BackupStep implements Step<BackupStep.Plan, BackupStep.Result
 
     @Override
     public Result apply(Plan plan, KitContext ctx) throws IOException {
-        if (plan.nothingToDo()) return new Result(null, List.of(), List.of());
+        if (plan.nothingToDo()) return new Result(null, List.of(), List.of(), List.of());
         try (DataLock lock = DataLock.acquire(ctx.layout().data(), "backup")) {
             if (lock.staleLockReport() != null) ctx.console().warn(lock.staleLockReport());
             Backups.Backup made = new Backups(ctx.layout().data()).create();
             List<String> files = new ArrayList<>();
             for (Path p : made.files()) files.add(p.toString());
-            return new Result(made.label(), files, List.of());
+            List<String> damaged = plan.files().stream().filter(s -> s.problem() != null).map(Source::name).toList();
+            return new Result(made.label(), files, damaged, List.of());
         }
     }
 }

@@ -125,6 +125,8 @@ class BackupTest {
         TestConsole backupSays = new TestConsole();
         String badLabel = StepRunner.run(new BackupStep(), TestContext.withData(dir, backupSays.console)).result().label();
         assertTrue(backupSays.text().contains("not a good one"), "backup warns it copied a damaged file: " + backupSays.text());
+        assertFalse(backupSays.text().contains("--timestamp " + badLabel), "the damaged backup is not offered for a restore: " + backupSays.text());
+        assertTrue(backupSays.text().contains("./jbang restore --latest"), backupSays.text());
         assertEquals(badLabel, new Backups(dir).list().get(0).label(), "the damaged backup is the newest");
 
         KitProcess.Result r = KitProcess.run("steps/restore_backup.java", "--data-dir", dir.toString(), "--latest", "--json");
