@@ -43,6 +43,10 @@ public final class BackupStep implements Step<BackupStep.Plan, BackupStep.Result
      * documents that were copied although they do not parse (that backup restores nothing good).
      */
     public record Result(String label, List<String> files, List<String> damaged, List<String> failures) implements Step.Result {
+        public Result {
+            damaged = damaged == null ? List.of() : damaged;  // a journal written before this field existed
+        }
+
         @Override
         public void print(Console c) {
             if (label == null) return;
