@@ -3,13 +3,20 @@
 //DEPS info.picocli:picocli:4.7.7
 //JAVA_OPTIONS -Xmx2g
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
-//SOURCES ../tests/support/EvalDetection.java
+//SOURCES ../tests/support/EvalDetection.java support/SideBySide.java
 //SOURCES ../lib/Layout.java ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
 //SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceDistances.java ../lib/FaceQuality.java
 
 /*
- * Benchmark of the face pipeline (not a test): what the README's figures and models.json's
- * thresholds come from. Reads the evaluation photos from ../shared/eval (never copied here).
+ * Benchmark of the ingest (not a test). By default WHOLE PROCESSES, as a user runs them, side
+ * by side (bench/support/SideBySide: rotating order, medians, per-round ratios):
+ *   ./jbang ingest --directory <the 5 photos of eval/group-photos> --job-id bench   into a fresh
+ *       scratch archive each run (the copy is made before the clock starts);
+ *   the same with another kit's launcher (--before DIR: e.g. a worktree of main), beside it;
+ *   the OpenCV peer (bench/peer/opencv_ingest.py: the same three models through cv2.dnn, the
+ *       scheme of spec/face-models.md, 2 threads, crops written) when python3 has cv2
+ *       (Debian's python3-opencv), and the peer's figures from spec/face-models.md, labelled.
+ * With --in-jvm, the figures inside one warm JVM instead (labelled in-JVM):
  *   1. model load time;
  *   2. speed: photos/s and ms per face, end to end (decode, detect, align, embed), on
  *      eval/group-photos, after one warm-up pass, both cores busy;
@@ -18,10 +25,12 @@
  *      threshold with 100% precision and the recall there, plus precision/recall at the
  *      model's thresholds in models.json.
  *
- * Options:  --models-dir DIR   (default: models)   --eval DIR   (default: ../shared/eval)
- *           --rounds N         timed passes over the group photos (default 5)
- *           --json             one JSON object on stdout
- * Example:  ./jbang bench/ingest.java
+ * Options:  --rounds N         timed rounds (default 5)
+ *           --before DIR       also time the kit in DIR (its own ./jbang), e.g. git worktree add DIR main
+ *           --no-peer          do not run the OpenCV peer
+ *           --in-jvm           the in-JVM figures (1-4 above) instead
+ *           --models-dir DIR   (default: models)   --eval DIR   (default: ../shared/eval)   --json (with --in-jvm)
+ * Example:  ./jbang bench/ingest.java --rounds 5 --before /tmp/kit-main
  */
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -43,8 +52,14 @@ import picocli.CommandLine.Option;
 public class ingest implements Callable<Integer> {
     @Option(names = "--models-dir", paramLabel = "DIR", description = "the models (default: models)") Path modelsDir;
     @Option(names = "--eval", paramLabel = "DIR", description = "the evaluation photos (default: ../shared/eval)") Path evalDir;
-    @Option(names = "--rounds", paramLabel = "N", defaultValue = "5", description = "timed passes over the group photos (default 5)") int rounds;
-    @Option(names = "--json", description = "print one JSON object on stdout") boolean json;
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "5", description = "timed rounds (default 5)") int rounds;
+    @Option(names = "--json", description = "print one JSON object on stdout (with --in-jvm)") boolean json;
+    @Option(names = "--in-jvm", description = "figures inside one warm JVM instead of whole processes") boolean inJvm;
+    @Option(names = "--before", paramLabel = "DIR", description = "another kit (e.g. a worktree of main) to time beside this one") Path before;
+    @Option(names = "--no-peer", description = "do not run the OpenCV peer") boolean noPeer;
+
+    /** The OpenCV peer's figures as spec/face-models.md gives them (measured there, not here). */
+    static final String PEER_SPEC = "spec/face-models.md, OpenCV peer on eval/group-photos: whole process ~1.0 s; steady state 8.8 photos/s, 24.8 ms per face";
 
     public static void main(String... argv) {
         StepMain.exit(new ingest(), argv);
@@ -58,9 +73,101 @@ public class ingest implements Callable<Integer> {
         if (!Files.isDirectory(eval)) {
             throw new KitException("the evaluation photos are not at " + eval, "give --eval DIR (the shared eval folder)");
         }
-        ObjectNode out = run((modelsDir != null ? modelsDir.toAbsolutePath().normalize() : Layout.standard(cfg.root()).models()), eval, rounds, console);
+        Path models = modelsDir != null ? modelsDir.toAbsolutePath().normalize() : Layout.standard(cfg.root()).models();
+        if (!inJvm) return wholeProcesses(SideBySide.kitRoot(), models, eval.resolve("group-photos"));
+        ObjectNode out = run(models, eval, rounds, console);
         console.emitJson(out);
         return StepMain.OK;
+    }
+
+    /** The ingest of the group photos as whole processes: this kit, --before's kit, the OpenCV peer. */
+    int wholeProcesses(Path root, Path models, Path photos) throws Exception {
+        Path scratch = Files.createTempDirectory("kit-ingest-bench");
+        try {
+            List<SideBySide.Command> commands = new ArrayList<>();
+            SideBySide.Command after = kitIngest("kit (this)", root, scratch.resolve("after"), photos);
+            commands.add(after);
+            SideBySide.Command old = null;
+            if (before != null) {
+                Path b = before.toAbsolutePath().normalize();
+                if (!Files.isExecutable(b.resolve("jbang"))) throw new KitException("no kit at " + b + " (no ./jbang)", "give --before the folder of another kit checkout");
+                old = kitIngest("kit (--before)", b, scratch.resolve("before"), photos);
+                commands.add(old);
+            }
+            SideBySide.Command peer = null;
+            Path python = Path.of("/usr/bin/python3");
+            Path script = root.resolve("bench/peer/opencv_ingest.py");
+            if (!noPeer && Files.isExecutable(python) && Files.isRegularFile(script) && hasCv2(python)) {
+                Path out = scratch.resolve("peer");
+                peer = new SideBySide.Command("OpenCV peer (cv2.dnn, python3)", List.of(python.toString(), script.toString(), "--models", models.toString(),
+                        "--out", out.toString(), photos.toString()), root).withSetup(() -> {
+                            SideBySide.deleteTree(out);
+                            Files.createDirectories(out);
+                        });
+                commands.add(peer);
+            }
+            System.out.printf("Ingest of %s (%d photos), whole processes, %d rounds, %d cores%n", photos, list(photos).size(), rounds,
+                    Runtime.getRuntime().availableProcessors());
+            System.out.println("(3 warm-up rounds first: builds, and the class-data archive the first real runs record and build)");
+            SideBySide.run(commands, 3, 0);
+            awaitArchiveBuilds(root, before);
+            SideBySide.run(commands, 1, 0);
+            SideBySide.Samples s = SideBySide.run(commands, 0, rounds);
+            System.out.println();
+            SideBySide.printTable(s, peer);
+            if (old != null) System.out.printf("%nthis kit / --before, per round: %s%n", SideBySide.pair(s, after, old));
+            if (peer == null) System.out.println("\n(the OpenCV peer was not run here: /usr/bin/python3 with cv2 needed, e.g. apt-get install python3-opencv)");
+            System.out.println("peer's figures from " + PEER_SPEC);
+            return StepMain.OK;
+        } finally {
+            SideBySide.deleteTree(scratch);
+        }
+    }
+
+    /**
+     * Waits (at most 5 minutes) while a class-data archive is still being built in the background
+     * (./jbang builds it after the first real run): timed rounds should all map it.
+     */
+    static void awaitArchiveBuilds(Path... kits) throws Exception {
+        long deadline = System.nanoTime() + 300_000_000_000L;
+        for (Path kit : kits) {
+            if (kit == null) continue;
+            Path dir = kit.toAbsolutePath().resolve(".kit/launch");
+            while (System.nanoTime() < deadline && Files.isDirectory(dir)) {
+                boolean building;
+                try (Stream<Path> s = Files.list(dir)) {
+                    building = s.map(p -> p.getFileName().toString()).filter(n -> n.matches(".*\\.(jsa|aot)\\.tmp\\.\\d+"))
+                            .anyMatch(n -> Files.exists(Path.of("/proc", n.substring(n.lastIndexOf('.') + 1))));
+                }
+                if (!building) break;
+                System.err.println("waiting for a class-data archive being built in " + dir + " ...");
+                Thread.sleep(2000);
+            }
+        }
+        // one more untimed run per command then puts a finished archive in place (see ./jbang)
+    }
+
+    /** ./jbang ingest of the photos into a fresh scratch archive under {@code work}, made before each run. */
+    static SideBySide.Command kitIngest(String label, Path kit, Path work, Path photos) {
+        Path pending = work.resolve("pending/bench");
+        List<String> argv = List.of(kit.resolve("jbang").toString(), "ingest", "--directory", pending.toString(), "--job-id", "bench",
+                "--data-dir", work.resolve("data").toString(), "--photos-dir", work.resolve("raw_photos").toString(),
+                "--crops-dir", work.resolve("raw_photos/crops").toString());
+        return new SideBySide.Command(label, argv, kit).withSetup(() -> {
+            SideBySide.deleteTree(work);
+            Files.createDirectories(pending);
+            for (Path p : list(photos)) Files.copy(p, pending.resolve(p.getFileName().toString()));
+        });
+    }
+
+    static boolean hasCv2(Path python) {
+        try {
+            Process p = new ProcessBuilder(python.toString(), "-c", "import cv2, numpy").redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            return p.waitFor() == 0;
+        } catch (Exception e) {
+            return false;
+        }
     }
 
     /** One face found and embedded, with its timing share. */

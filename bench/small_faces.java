@@ -5,7 +5,7 @@
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Layout.java ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/ModelCatalog.java
 //SOURCES ../lib/Photos.java ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceQuality.java
-//SOURCES ../tests/support/FaceMosaic.java ../tests/support/EvalDetection.java
+//SOURCES ../tests/support/FaceMosaic.java ../tests/support/EvalDetection.java support/SideBySide.java
 
 /*
  * Benchmark of small-face detection (not a test): recall on mosaics of the eval faces at
@@ -14,7 +14,13 @@
  * the detector's default or a given --min-face. One process = one setting: run it alternately
  * with the setting to compare (the machine is shared) and take medians.
  *
+ * With --before-after: the old default (--min-face 32) against today's (20 px) in one run,
+ * alternating: this benchmark's own figures (mosaic recall, steady-state photos/s, as one
+ * process per setting) and the whole `./jbang ingest` of eval/group-photos per setting
+ * (SideBySide: rotating order, medians, per-round ratios).
+ *
  * Options:  --min-face PX   smallest face looked for (default: the detector's default)
+ *           --before-after  compare 32 px with the default as above (--rounds: rounds of each)
  *           --rounds N      timed passes over the group photos (default 10)
  *           --faces N       faces on the mosaics (default 193)
  *           --models-dir DIR, --eval DIR, --json
@@ -46,6 +52,9 @@ public class small_faces implements Callable<Integer> {
     @Option(names = "--models-dir", paramLabel = "DIR") Path modelsDir;
     @Option(names = "--eval", paramLabel = "DIR") Path evalDir;
     @Option(names = "--json", description = "one JSON object on stdout") boolean json;
+    @Option(names = "--before-after", description = "the old default (32 px) against today's, as whole processes") boolean beforeAfter;
+
+    static final double OLD_DEFAULT = 32;
 
     public static void main(String... argv) {
         StepMain.exit(new small_faces(), argv);
@@ -57,6 +66,7 @@ public class small_faces implements Callable<Integer> {
         Console console = Console.standard(json);
         Path eval = evalDir != null ? evalDir : cfg.root().resolve("../shared/eval").normalize();
         if (!Files.isDirectory(eval)) throw new KitException("the evaluation photos are not at " + eval, "give --eval DIR (the shared eval folder)");
+        if (beforeAfter) return beforeAfter(eval);
         ObjectNode out = JsonFiles.object();
         long t0 = System.nanoTime();
         try (FaceModels m = FaceModels.open((modelsDir != null ? modelsDir.toAbsolutePath().normalize() : Layout.standard(cfg.root()).models()), 1)) {
@@ -128,6 +138,71 @@ public class small_faces implements Callable<Integer> {
             sp.put("total_s", round((System.nanoTime() - t0) / 1e9, 2));
         }
         console.emitJson(out);
+        return StepMain.OK;
+    }
+
+    /** 32 px against the default: this benchmark once per setting per round, then the whole ingest per setting. */
+    int beforeAfter(Path eval) throws Exception {
+        Path root = SideBySide.kitRoot();
+        String launcher = root.resolve("jbang").toString();
+        int n = Math.max(1, rounds);
+        System.out.printf("Small faces, min face %.0f px (the old default) against %.0f px (today's), %d rounds each, alternating%n",
+                OLD_DEFAULT, FaceDetector.DEFAULT_MIN_FACE, n);
+        List<JsonNode> old = new ArrayList<>(), now = new ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            System.err.printf("benchmark round %d/%d ...%n", r + 1, n);
+            for (int k = 0; k < 2; k++) {
+                boolean first = (k + r) % 2 == 0;
+                List<String> argv = new ArrayList<>(List.of(launcher, "bench/small_faces.java", "--json", "--rounds", "10", "--faces", String.valueOf(faces),
+                        "--eval", eval.toString()));
+                if (first) argv.addAll(List.of("--min-face", String.valueOf((int) OLD_DEFAULT)));
+                Process p = new ProcessBuilder(argv).directory(root.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                String text = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                if (p.waitFor() != 0) throw new IllegalStateException("small_faces failed: " + text);
+                (first ? old : now).add(JsonFiles.parse(text, "small_faces output"));
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            List<JsonNode> runs = k == 0 ? old : now;
+            JsonNode any = runs.get(0);
+            double[] pps = runs.stream().mapToDouble(j -> j.path("speed").path("photos_per_s").asDouble()).toArray();
+            double[] cpu = runs.stream().mapToDouble(j -> j.path("speed").path("cpu_ms_per_photo").asDouble()).toArray();
+            System.out.printf("  min face %2.0f px: mosaics %d/%d found, eval/detection %d/%d and %d false faces; steady state %.2f photos/s, %.0f ms CPU per photo (in-JVM, medians of %d processes)%n",
+                    any.path("min_face").asDouble(), any.path("mosaics").path("found").asInt(), any.path("mosaics").path("total").asInt(),
+                    any.path("detection").path("matched").asInt(), any.path("detection").path("required").asInt(),
+                    any.path("detection").path("false_positives").asInt(), SideBySide.median(pps), SideBySide.median(cpu), runs.size());
+        }
+        double[] ratio = new double[n];
+        for (int r = 0; r < n; r++) ratio[r] = now.get(r).path("speed").path("cpu_ms_per_photo").asDouble() / old.get(r).path("speed").path("cpu_ms_per_photo").asDouble();
+        System.out.printf("  CPU per photo, today's / old default, per round: %.2f× (median)%n", SideBySide.median(ratio));
+
+        // The whole ingest of the group photos per setting.
+        Path scratch = Files.createTempDirectory("kit-small-faces-bench");
+        try {
+            Path photos = eval.resolve("group-photos");
+            List<SideBySide.Command> commands = new ArrayList<>();
+            for (String setting : new String[] {String.valueOf((int) OLD_DEFAULT), null}) {
+                Path work = scratch.resolve(setting == null ? "now" : "old");
+                Path pending = work.resolve("pending/bench");
+                List<String> argv = new ArrayList<>(List.of(launcher, "ingest", "--directory", pending.toString(), "--job-id", "bench",
+                        "--data-dir", work.resolve("data").toString(), "--photos-dir", work.resolve("raw_photos").toString(),
+                        "--crops-dir", work.resolve("raw_photos/crops").toString()));
+                if (setting != null) argv.addAll(List.of("--min-face", setting));
+                commands.add(new SideBySide.Command("ingest, min face " + (setting == null ? "default (20)" : setting) + " px", argv, root).withSetup(() -> {
+                    SideBySide.deleteTree(work);
+                    Files.createDirectories(pending);
+                    try (Stream<Path> s = Files.list(photos)) {
+                        for (Path p : s.filter(p -> p.toString().endsWith(".jpg")).toList()) Files.copy(p, pending.resolve(p.getFileName().toString()));
+                    }
+                }));
+            }
+            System.out.println();
+            System.out.println("Whole process: ./jbang ingest of eval/group-photos into a fresh scratch archive");
+            SideBySide.Samples s = SideBySide.run(commands, 2, n);
+            SideBySide.printTable(s, commands.get(0));
+        } finally {
+            SideBySide.deleteTree(scratch);
+        }
         return StepMain.OK;
     }
 
