@@ -171,6 +171,7 @@ public class process_uploads implements Callable<Integer> {
 
     /** Runs the pipeline over {@code ctx}'s archive and settings (the tests call this directly). */
     public static Summary run(KitContext ctx, Mode mode) throws Exception {
+        ModelCheck.beforeWork(ctx.layout(), ctx.console(), ModelCheck.OnMismatch.REFUSE);
         Console console = ctx.console();
         console.header("Upload processing" + (mode == Mode.DRY_RUN ? " (dry run: steps 1-4, nothing leaves this computer)"
                 : mode == Mode.AUTO ? " (--auto: no questions except the review)" : ""));

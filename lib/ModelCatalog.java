@@ -23,10 +23,14 @@ import java.util.Map;
  *   <li>the default, from the npm package faceplugin-face-recognition-js@0.0.1: an UltraFace
  *       detector (fixed 320x240 input), a 68-point landmark model and a MobileFaceNet-like
  *       ArcFace-style recognizer;</li>
- *   <li>InsightFace files a maintainer copies into models/ by hand (SCRFD det_10g / det_500m,
- *       ArcFace w600k_r50 / w600k_mbf): the archive's original embeddings come from
- *       w600k_r50, and SCRFD gives the 5 alignment points itself, so no landmark model.</li>
+ *   <li>InsightFace's files (SCRFD det_10g / det_500m, ArcFace w600k_r50 / w600k_mbf), taken
+ *       from the maintainers' own InsightFace folder by {@code fetch-models --from-insightface}
+ *       or copied into models/ by hand: the archive's original embeddings come from w600k_r50,
+ *       and SCRFD gives the 5 alignment points itself, so no landmark model.</li>
  * </ul>
+ *
+ * <p>Each entry of models.json carries what the kit needs to run the model (input name and
+ * size, colour order, mean/std, output names, score and NMS thresholds): {@link #conventions}.
  */
 public final class ModelCatalog {
     private ModelCatalog() {}
@@ -51,7 +55,11 @@ public final class ModelCatalog {
 
     /** One model file the kit knows how to use. */
     public record Known(String name, String file, String sha256, String family, String role,
-                        String embeddingModel, String source, String licence) {}
+                        String embeddingModel, String source, String licence, long bytes) {
+        Known(String name, String file, String sha256, String family, String role, String embeddingModel, String source, String licence) {
+            this(name, file, sha256, family, role, embeddingModel, source, licence, 0);
+        }
+    }
 
     /** The three default models and their file hashes (inside the pinned tarball). */
     public static final List<Known> DEFAULTS = List.of(
@@ -65,12 +73,35 @@ public final class ModelCatalog {
     public static final String INSIGHTFACE_LICENCE =
             "InsightFace model weights: non-commercial research use only; the archive's maintainers hold their own copy";
 
-    /** InsightFace files a maintainer may put in models/ (hash not pinned: they come from the maintainers' own copy). */
+    /**
+     * InsightFace's model pack buffalo_l (release v0.7, buffalo_l.zip), as InsightFace unpacks it
+     * into ~/.insightface/models/buffalo_l/ on the computer that ran the earlier pipeline. The
+     * two files the archive was made with are pinned: their SHA-256 and size are those of the
+     * release's files (the same bytes every public mirror of buffalo_l serves).
+     */
+    public static final String BUFFALO_L = "buffalo_l";
+    public static final String BUFFALO_L_SOURCE = "InsightFace buffalo_l (release v0.7, buffalo_l.zip)";
+    public static final Known DET_10G = new Known("det_10g", "det_10g.onnx",
+            "5838f7fe053675b1c7a08b633df49e7af5495cee0493c7dcf6697200b85b5b91", FAMILY_SCRFD, "detector", null,
+            BUFFALO_L_SOURCE, INSIGHTFACE_LICENCE, 16_923_827L);
+    public static final Known W600K_R50 = new Known("w600k_r50", "w600k_r50.onnx",
+            "4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43", FAMILY_ARCFACE, "recognizer", "w600k_r50",
+            BUFFALO_L_SOURCE, INSIGHTFACE_LICENCE, 174_383_860L);
+    /** What fetch-models --from-insightface takes from a buffalo_l folder: the detector and the recognizer. */
+    public static final List<Known> BUFFALO_L_FILES = List.of(DET_10G, W600K_R50);
+
+    /** InsightFace files a maintainer may put in models/ (det_500m and w600k_mbf are not pinned: buffalo_s is not the archive's). */
     public static final List<Known> INSIGHTFACE = List.of(
-            new Known("det_10g", "det_10g.onnx", null, FAMILY_SCRFD, "detector", null, "InsightFace buffalo_l (copied by a maintainer)", INSIGHTFACE_LICENCE),
+            DET_10G,
             new Known("det_500m", "det_500m.onnx", null, FAMILY_SCRFD, "detector", null, "InsightFace buffalo_s (copied by a maintainer)", INSIGHTFACE_LICENCE),
-            new Known("w600k_r50", "w600k_r50.onnx", null, FAMILY_ARCFACE, "recognizer", "w600k_r50", "InsightFace buffalo_l (copied by a maintainer)", INSIGHTFACE_LICENCE),
+            W600K_R50,
             new Known("w600k_mbf", "w600k_mbf.onnx", null, FAMILY_ARCFACE, "recognizer", "w600k_mbf", "InsightFace buffalo_s (copied by a maintainer)", INSIGHTFACE_LICENCE));
+
+    /** The known model named {@code name} (defaults and InsightFace's), or null. */
+    public static Known known(String name) {
+        for (List<Known> l : List.of(DEFAULTS, INSIGHTFACE)) for (Known k : l) if (k.name().equals(name)) return k;
+        return null;
+    }
 
     private static String npmSource(String file) {
         return "npm " + NPM_PACKAGE + "@" + NPM_VERSION + " package/model/" + file;
@@ -102,7 +133,11 @@ public final class ModelCatalog {
 
     private static final String[] THRESHOLD_NAMES = {"very_high", "high", "moderate", "medium", "low", "grouping"};
 
-    /** How each family wants its input and what it gives back (written into models.json for people to read). */
+    /**
+     * How each family wants its input and what it gives back. FaceModels reads score_threshold,
+     * color and std from here; the rest says what FaceDetector / FaceEmbedder do for that family
+     * (FetchModelsTest checks that the two agree), and is there for people to read.
+     */
     static ObjectNode conventions(Known k) {
         ObjectNode io = JsonFiles.object();
         switch (k.family()) {
@@ -113,9 +148,24 @@ public final class ModelCatalog {
                 io.put("small_faces", "pyramid of levels <= 2.5x apart, 320x240 tiles overlapping by 96 px, one NMS");
             }
             case FAMILY_SCRFD -> {
+                // InsightFace's SCRFD.detect as FaceAnalysis(name="buffalo_l").prepare(det_size=(640, 640)) runs it.
                 io.put("input", "input.1 [1,3,H,W] (640x640 letterboxed, top-left); RGB planes; (x-127.5)/128");
                 io.put("outputs", "per stride 8/16/32: scores [N,1], boxes [N,4] distances *stride, kps [N,10] *stride; 2 anchors per cell");
+                io.put("input_name", "input.1");
+                io.putArray("input_size").add(SCRFD_INPUT).add(SCRFD_INPUT);
+                io.put("letterbox", "aspect kept, photo at the top-left, zero padding");
+                io.put("color", "RGB");
+                io.put("mean", 127.5);
+                io.put("std", 128.0);
+                if (k == DET_10G) {
+                    // by stride 8, 16, 32: scores, then boxes, then keypoints (the kit tells them apart by shape)
+                    io.putArray("output_names").add("448").add("471").add("494").add("451").add("474").add("497")
+                            .add("454").add("477").add("500");
+                }
+                io.putArray("strides").add(8).add(16).add(32);
+                io.put("anchors_per_cell", 2);
                 io.put("score_threshold", 0.5);
+                io.put("nms_threshold", SCRFD_NMS);
             }
             case FAMILY_LANDMARK68 -> {
                 io.put("input", "input [1,1,64,64] grey, pixel/256: the square of side = box height around the box centre");
@@ -127,13 +177,24 @@ public final class ModelCatalog {
                         + (faceplugin ? "BGR planes (separates identities better than RGB here); (x-127.5)/128"
                                       : "RGB planes; (x-127.5)/127.5"));
                 io.put("color", faceplugin ? "BGR" : "RGB");
+                io.put("mean", 127.5);
                 io.put("std", faceplugin ? 128.0 : 127.5);
+                io.putArray("input_size").add(ARCFACE_INPUT).add(ARCFACE_INPUT);
+                if (k == W600K_R50) {
+                    io.put("input_name", "input.1");
+                    io.putArray("output_names").add("683");
+                }
+                io.put("embedding_size", EMBEDDING_SIZE);
                 io.put("outputs", "512-d embedding; raw norm = quality; L2-normalised before use");
             }
             default -> {}
         }
         return io;
     }
+
+    /** SCRFD's square input side and NMS IoU, ArcFace's input side and vector length (InsightFace's own values). */
+    public static final int SCRFD_INPUT = 640, ARCFACE_INPUT = 112, EMBEDDING_SIZE = 512;
+    public static final double SCRFD_NMS = 0.4;
 
     /** The models.json entry for a known model whose file is installed with hash {@code sha256}. */
     public static ObjectNode entry(Known k, String sha256) {
@@ -144,6 +205,11 @@ public final class ModelCatalog {
         e.put("role", k.role());
         if (k.embeddingModel() != null) e.put("embedding_model", k.embeddingModel());
         e.put("source", k.source());
+        if (k.sha256() != null && k.bytes() > 0) {
+            // Said plainly, since a file that is not the release's may embed faces differently.
+            e.put("release_sha256", k.sha256());
+            e.put("matches_release", k.sha256().equals(sha256));
+        }
         e.put("licence", k.licence());
         e.setAll(conventions(k));
         return e;
@@ -194,7 +260,7 @@ public final class ModelCatalog {
             }
             return doc;
         } catch (NoSuchFileException e) {
-            throw new KitException("no face models yet: " + f + " does not exist", "run ./jbang fetch-models (needs npm once)");
+            throw new KitException("no face models yet: " + f + " does not exist", "run ./jbang fetch-models (needs npm once), or ./jbang fetch-models --from-insightface to use InsightFace's buffalo_l files on this computer");
         } catch (IOException e) {
             throw new KitException("cannot read " + f + ": " + e.getMessage(), "check the file's permissions");
         }

@@ -152,7 +152,7 @@ public class sandbox implements Callable<Integer> {
         }
         if (!Files.isRegularFile(ModelCatalog.file(models))) {
             console.info("Fetching the face models first ...");
-            fetch_models.run(models, null, null, false, console);
+            FetchModelsStep.installDefaults(models, console);
         }
         if (!Files.isRegularFile(work.resolve("site/identities.json"))) seed(work, models, console);
         local_site.Running site = local_site.start(work.resolve("site"), 0, TOKEN);

@@ -5,7 +5,7 @@
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/Backups.java
 //SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java ../lib/FaceQuality.java
-//SOURCES ../lib/Photos.java ../lib/ReviewPage.java
+//SOURCES ../lib/Photos.java ../lib/ReviewPage.java ../lib/ModelCatalog.java ../lib/ModelCheck.java
 //SOURCES ../lib/KitOptions.java ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java ../lib/Names.java ../lib/Timestamps.java ../lib/Identities.java ../lib/FaceDistances.java ../lib/IdentityEdits.java ../lib/ClusterStep.java
 
 /*
@@ -73,6 +73,8 @@ public class cluster_new_faces implements Callable<Integer> {
         if (limit != null && limit < 1) throw new StepMain.UsageException("--limit must be 1 or more (got " + limit + ")");
         ClusterStep.Options options = new ClusterStep.Options(threshold == null ? OptionalDouble.empty() : OptionalDouble.of(threshold),
                 limit == null ? OptionalInt.empty() : OptionalInt.of(limit));
-        return StepRunner.runScript(new ClusterStep(options), KitOptions.context(out, folders, !execute));
+        KitContext ctx = KitOptions.context(out, folders, !execute);
+        ModelCheck.beforeWork(ctx.layout(), ctx.console(), ModelCheck.OnMismatch.WARN);
+        return StepRunner.runScript(new ClusterStep(options), ctx);
     }
 }

@@ -11,7 +11,7 @@
 //SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java
 //SOURCES ../lib/FaceGrouping.java ../lib/MatchThresholds.java ../lib/Identities.java
 //SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
-//SOURCES ../lib/IngestStep.java
+//SOURCES ../lib/IngestStep.java ../lib/ModelCheck.java
 //SOURCES ../lib/FaceDistances.java ../lib/CrashPoint.java
 
 /*
@@ -82,6 +82,7 @@ public class ingest_inbox implements Callable<Integer> {
         if (minFace <= 0) throw new StepMain.UsageException("--min-face must be a positive number of pixels");
         if (maxMegapixels <= 0) throw new StepMain.UsageException("--max-megapixels must be a positive number");
         KitContext ctx = KitOptions.context(out, folders, dryRun.dryRun);
+        ModelCheck.beforeWork(ctx.layout(), ctx.console(), ModelCheck.OnMismatch.REFUSE);
         IngestStep.Options o = IngestStep.Options.downloadedJobs()
                 .withLabels(new UploadFolder.Labels(Optional.ofNullable(source), Optional.ofNullable(collection)))
                 .withMinFace(minFace).withMaxMegapixels(maxMegapixels);

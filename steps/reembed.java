@@ -6,7 +6,7 @@
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/KitOptions.java ../lib/Timestamps.java
 //SOURCES ../lib/Layout.java ../lib/KitContext.java ../lib/JobLedger.java ../lib/Names.java ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/ModelCatalog.java ../lib/Photos.java
 //SOURCES ../lib/FaceModels.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceQuality.java
-//SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java
+//SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java ../lib/ModelCheck.java
 
 /*
  * reembed — re-embeds every face of the archive from the stored photos with the active model.
@@ -37,6 +37,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -63,8 +64,9 @@ public class reembed implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         KitContext ctx = KitOptions.context(out, folders, dryRun.dryRun);
-        Layout l = ctx.layout();
-        ObjectNode s = run(l.data(), l.photos(), l.models(), ctx.dryRun(), null, ctx.console());
+        // Said first: with InsightFace's files at hand, fetch-models --from-insightface keeps the archive's vectors instead.
+        ModelCheck.beforeWork(ctx.layout(), ctx.console(), ModelCheck.OnMismatch.WARN);
+        ObjectNode s = run(ctx, Optional.empty());
         ctx.console().emitJson(s);
         return s.path("kept_old").isEmpty() ? StepMain.OK : StepMain.FAILED;
     }
@@ -72,7 +74,15 @@ public class reembed implements Callable<Integer> {
     /** The new vector of one face, or why it has none. */
     record Redone(EmbeddingStore.Face face, String problem) {}
 
-    public static ObjectNode run(Path dataDir, Path photosDir, Path modelsDir, boolean dryRun, FaceModels models, Console console) throws Exception {
+    /**
+     * Re-embeds every face of {@code ctx}'s archive (a dry run only counts). {@code shared}: models
+     * the caller opened and closes (the tests'); empty: the active models are opened here and closed after.
+     */
+    public static ObjectNode run(KitContext ctx, Optional<FaceModels> shared) throws Exception {
+        Path dataDir = ctx.layout().data(), photosDir = ctx.layout().photos(), modelsDir = ctx.layout().models();
+        boolean dryRun = ctx.dryRun();
+        Console console = ctx.console();
+        FaceModels models = shared.orElse(null);
         ObjectNode summary = JsonFiles.object();
         summary.put("step", "reembed");
         summary.put("dry_run", dryRun);
@@ -108,7 +118,7 @@ public class reembed implements Callable<Integer> {
                 summary.put("photos_missing", missing);
                 return summary;
             }
-            boolean own = models == null;
+            boolean own = shared.isEmpty();
             if (own) models = FaceModels.open(modelsDir, 1);
             final FaceModels m = models;
             List<Redone> results = new ArrayList<>();

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -26,10 +27,16 @@ class FaceModelsTest {
         if (models == null) {
             boolean present = Files.isRegularFile(ModelCatalog.file(MODELS));
             for (ModelCatalog.Known k : ModelCatalog.DEFAULTS) present &= Files.isRegularFile(MODELS.resolve(k.file()));
-            if (!present) fetch_models.run(MODELS, null, null, false, new TestConsole().console);
+            if (!present) FetchModelsStep.installDefaults(MODELS, new TestConsole().console);
             models = FaceModels.open(MODELS, 1);
         }
         return models;
+    }
+
+    /** fetch-models into {@code modelsDir}, as its script runs it. */
+    static StepRunner.Outcome<FetchModelsStep.Plan, FetchModelsStep.Result> fetch(Path modelsDir, FetchModelsStep.Options o) throws Exception {
+        KitContext ctx = TestContext.under(modelsDir.resolve("work"), new TestConsole().console);
+        return StepRunner.run(new FetchModelsStep(o), ctx.withLayout(ctx.layout().withModels(modelsDir)));
     }
 
     static void assumeEval() {
@@ -48,8 +55,8 @@ class FaceModelsTest {
 
     @Test
     void fetchModelsIsIdempotentAndModelsJsonHasTheContract() throws Exception {
-        ObjectNode again = fetch_models.run(MODELS, null, null, false, new TestConsole().console);
-        assertEquals(0, again.get("fetched").size(), "intact models are not fetched again");
+        var again = fetch(MODELS, FetchModelsStep.Options.defaults());
+        assertEquals(0, again.plan().fetch().size(), "intact models are not fetched again");
         ObjectNode doc = ModelCatalog.read(MODELS);
         assertEquals(1, doc.get("schema_version").asInt());
         JsonNode active = doc.get("active");
@@ -70,7 +77,7 @@ class FaceModelsTest {
     @Test
     void selectingAModelThatIsNotInstalledSaysWhatToCopy(@TempDir Path dir) throws Exception {
         for (ModelCatalog.Known k : ModelCatalog.DEFAULTS) Files.copy(MODELS.resolve(k.file()), dir.resolve(k.file()));
-        KitException e = assertThrows(KitException.class, () -> fetch_models.run(dir, "det_10g", null, false, new TestConsole().console));
+        KitException e = assertThrows(KitException.class, () -> fetch(dir, FetchModelsStep.Options.defaults().select(Optional.of("det_10g"), Optional.empty())));
         assertTrue(e.getMessage().contains("det_10g"), e.getMessage());
         assertTrue(e.fix().contains("det_10g.onnx"), e.fix());
         assertFalse(Files.exists(ModelCatalog.file(dir)), "nothing written on a refused selection");
@@ -215,9 +222,9 @@ class FaceModelsTest {
     void aMaintainersInsightFaceDetectorIsRegisteredSelectedAndLoaded(@TempDir Path dir) throws Exception {
         for (ModelCatalog.Known k : ModelCatalog.DEFAULTS) Files.copy(MODELS.resolve(k.file()), dir.resolve(k.file()));
         TinyScrfdModel.write(dir.resolve("det_10g.onnx"));   // stands in for InsightFace's file (same signature)
-        ObjectNode s = fetch_models.run(dir, "det_10g", null, false, new TestConsole().console);
-        assertEquals("det_10g", s.get("active").get("detector").asText());
-        assertTrue(s.get("active").get("landmarks").isNull(), "SCRFD gives the 5 points itself");
+        FetchModelsStep.Active s = fetch(dir, FetchModelsStep.Options.defaults().select(Optional.of("det_10g"), Optional.empty())).result().active();
+        assertEquals("det_10g", s.detector());
+        assertNull(s.landmarks(), "SCRFD gives the 5 points itself");
         ObjectNode doc = ModelCatalog.read(dir);
         assertEquals("scrfd", doc.get("models").get("det_10g").get("family").asText());
         assertEquals(ModelCatalog.sha256(dir.resolve("det_10g.onnx")), doc.get("models").get("det_10g").get("sha256").asText());
@@ -228,7 +235,7 @@ class FaceModelsTest {
             assertEquals(112, m.aligner.align(new Photos.Image(160, 160), m.aligner.fivePoints(new Photos.Image(160, 160), f.get(0))).width);
         }
         // the selection is remembered; going back to the default is one option away
-        assertEquals("det_10g", fetch_models.run(dir, null, null, false, new TestConsole().console).get("active").get("detector").asText());
-        assertEquals("fr_detect", fetch_models.run(dir, "fr_detect", null, false, new TestConsole().console).get("active").get("detector").asText());
+        assertEquals("det_10g", fetch(dir, FetchModelsStep.Options.defaults()).result().active().detector());
+        assertEquals("fr_detect", fetch(dir, FetchModelsStep.Options.defaults().select(Optional.of("fr_detect"), Optional.empty())).result().active().detector());
     }
 }

@@ -253,8 +253,7 @@ class IngestTest {
         Files.copy(EVAL.resolve("group-photos/bbt2.jpg"), upload.resolve("bbt2.jpg"));
         ingest(dir, upload, "job-r", new TestConsole().console);
         java.util.List<EmbeddingStore.Face> before = EmbeddingStore.open(dir.resolve("data")).faces();
-        ObjectNode s = reembed.run(dir.resolve("data"), dir.resolve("raw_photos"), FaceModelsTest.MODELS, false, FaceModelsTest.models(),
-                new TestConsole().console);
+        ObjectNode s = reembed.run(TestContext.under(dir, new TestConsole().console), java.util.Optional.of(FaceModelsTest.models()));
         assertEquals(before.size(), s.get("reembedded").asInt());
         assertEquals(0, s.get("kept_old").size());
         java.util.List<EmbeddingStore.Face> after = EmbeddingStore.open(dir.resolve("data")).faces();
@@ -266,8 +265,7 @@ class IngestTest {
         assertTrue(Files.isDirectory(Path.of(s.get("backup").asText())), "the previous store was copied to data/backups");
         // a missing photo: its faces keep their old vectors, reported
         Files.delete(dir.resolve("raw_photos/bbt2.jpg"));
-        ObjectNode s2 = reembed.run(dir.resolve("data"), dir.resolve("raw_photos"), FaceModelsTest.MODELS, false, FaceModelsTest.models(),
-                new TestConsole().console);
+        ObjectNode s2 = reembed.run(TestContext.under(dir, new TestConsole().console), java.util.Optional.of(FaceModelsTest.models()));
         assertEquals(before.size(), s2.get("kept_old").size());
         assertTrue(s2.get("kept_old").get(0).get("problem").asText().contains("missing"));
     }

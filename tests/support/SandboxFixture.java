@@ -16,7 +16,7 @@ public final class SandboxFixture {
         Path project = KitProcess.root();
         Console quiet = new TestConsole().console;
         Path models = project.resolve("models");
-        if (!Files.isRegularFile(ModelCatalog.file(models))) fetch_models.run(models, null, null, false, quiet);
+        if (!Files.isRegularFile(ModelCatalog.file(models))) FetchModelsStep.installDefaults(models, quiet);
         Path photoCache = project.resolve("build/test-cache/sandbox-photos");
         sandbox.samplePhotos(photoCache, quiet);
 
