@@ -151,10 +151,7 @@ public final class CalibrateStep implements Step<CalibrateStep.Plan, CalibrateSt
         if (plan.nothingToDo()) return new Result(plan.model(), null, null, List.of());
         Path file = Path.of(plan.modelsFile());
         ObjectNode doc = JsonFiles.readObject(file);
-        Path backups = Files.createDirectories(file.resolveSibling("backups"));
-        Path backup = backups.resolve(file.getFileName() + "." + Timestamps.label() + ".bak");
-        for (int i = 2; Files.exists(backup); i++) backup = backups.resolve(file.getFileName() + "." + Timestamps.label() + "-" + i + ".bak");
-        AtomicFiles.copy(file, backup, false);
+        Path backup = ModelCatalog.backup(file);
         ObjectNode all = doc.path("thresholds").isObject() ? (ObjectNode) doc.get("thresholds") : doc.putObject("thresholds");
         ObjectNode entry = ModelCatalog.thresholdEntry(plan.proposal().values(), String.format(
                 "./jbang calibrate on %s, %s: %d confirmed people, %d faces, %d same-person and %d other-person pairs",

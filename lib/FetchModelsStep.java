@@ -218,20 +218,10 @@ public final class FetchModelsStep implements Step<FetchModelsStep.Plan, FetchMo
         Path file = Path.of(plan.modelsFile());
         String backup = null;
         if (plan.changed()) {
-            if (Files.isRegularFile(file)) backup = backup(file).toString();
+            if (Files.isRegularFile(file)) backup = ModelCatalog.backup(file).toString();
             JsonFiles.write(file, plan.modelsJson());
         }
         return new Result(installed, file.toString(), backup, plan.changed(), plan.active(), List.of());
-    }
-
-    /** Copies models.json to models/backups/models.json.&lt;timestamp&gt;.bak (never over an earlier backup) before it is rewritten. */
-    static Path backup(Path modelsFile) throws IOException {
-        Path backups = Files.createDirectories(modelsFile.resolveSibling("backups"));
-        String label = Timestamps.label();
-        Path backup = backups.resolve(modelsFile.getFileName() + "." + label + ".bak");
-        for (int i = 2; Files.exists(backup); i++) backup = backups.resolve(modelsFile.getFileName() + "." + label + "-" + i + ".bak");
-        AtomicFiles.copy(modelsFile, backup, false);
-        return backup;
     }
 
     /** Copies through a temporary file in models/ whose hash must still be the planned one, then renames it into place. */

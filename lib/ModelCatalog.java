@@ -250,6 +250,16 @@ public final class ModelCatalog {
         return modelsDir.resolve(FILE);
     }
 
+    /** Copies models.json to models/backups/models.json.&lt;timestamp&gt;.bak (never over an earlier backup) before it is rewritten. */
+    public static Path backup(Path modelsFile) throws IOException {
+        Path backups = Files.createDirectories(modelsFile.resolveSibling("backups"));
+        String label = Timestamps.label();
+        Path backup = backups.resolve(modelsFile.getFileName() + "." + label + ".bak");
+        for (int i = 2; Files.exists(backup); i++) backup = backups.resolve(modelsFile.getFileName() + "." + label + "-" + i + ".bak");
+        AtomicFiles.copy(modelsFile, backup, false);
+        return backup;
+    }
+
     /** models.json, or a KitException saying how to get it. */
     public static ObjectNode read(Path modelsDir) {
         Path f = file(modelsDir);
