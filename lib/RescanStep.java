@@ -170,6 +170,10 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
         public void print(Console c) {
             if (backup != null) c.ok("backed up identities.json and photo_index.json first (./jbang restore --timestamp " + backup + " undoes this)");
             for (PhotoResult p : photos) c.ok(p.photoId() + " " + Names.printable(p.file()) + ": " + p.faceIds().size() + " new face(s)");
+            if (facesAdded == 0 && identitiesCreated.isEmpty()) {
+                c.info("Nothing added.");
+                return;
+            }
             c.info(String.format("Done: %d face(s) added to %d photo(s), %d new INBOX identit%s, %.1f s. "
                             + "./jbang upload --execute and ./jbang push carry them to the bucket and the site.", facesAdded, photos.size(),
                     identitiesCreated.size(), identitiesCreated.size() == 1 ? "y" : "ies", seconds));

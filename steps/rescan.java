@@ -54,9 +54,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "rescan", mixinStandardHelpOptions = true,
-        description = {"Run today's face detector over photos already in the archive and add the faces that overlap no stored face",
-                "(IoU < 0.3): crops, vectors, face ids and new INBOX identities. Existing faces and identities never change.",
-                "Photos not on this computer are fetched from the bucket into .kit/rescan-photos/.", "",
+        description = {"Run today's face detector over photos already in the archive and add the faces",
+                "that overlap no stored face (IoU < 0.3): crops, vectors, face ids and new INBOX",
+                "identities. Existing faces and identities never change. Photos not on this",
+                "computer are fetched from the bucket into the kit's cache (.kit/rescan-photos/).", "",
                 "Example: ./jbang rescan --photo 3f2a9c01d4e5b6a7 --dry-run"})
 public class rescan implements Callable<Integer> {
     @Mixin KitOptions.Folders folders;
