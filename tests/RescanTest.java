@@ -220,6 +220,44 @@ class RescanTest {
     }
 
     @Test
+    void aKilledRescanIsFinishedByTheNextWithTheSameFaceIds(@TempDir Path dir) throws Exception {
+        Path work = copyOfTemplate(dir);
+        Path data = work.resolve("data");
+        int stored = new ArchiveFiles(data).readPhotoIndex().get("photos").get(photoId).get("face_ids").size();
+        int storeBefore = EmbeddingStore.open(data).size();
+        String[] args = {"--data-dir", data.toString(), "--photos-dir", work.resolve("raw_photos").toString(),
+                "--crops-dir", work.resolve("raw_photos/crops").toString(), "--photo", photoId};
+
+        // killed with crops and vectors written, photo_index.json not yet; then killed right after it
+        KitProcess.Result k1 = KitProcess.run(Map.of("KIT_CRASH_AT", "rescan.before-index"), null, "steps/rescan.java", args);
+        assertEquals(137, k1.exitCode(), k1.all());
+        assertEquals(stored, new ArchiveFiles(data).readPhotoIndex().get("photos").get(photoId).get("face_ids").size());
+        KitProcess.Result k2 = KitProcess.run(Map.of("KIT_CRASH_AT", "rescan.photo"), null, "steps/rescan.java", args);
+        assertEquals(137, k2.exitCode(), k2.all());
+        ObjectNode index = new ArchiveFiles(data).readPhotoIndex();
+        assertEquals(stored + removed.size(), index.get("photos").get(photoId).get("face_ids").size(), "committed before the kill");
+
+        KitProcess.Result done = KitProcess.run(Map.of(), null, "steps/rescan.java", args[0], args[1], args[2], args[3], args[4], args[5],
+                args[6], args[7], "--json");
+        assertEquals(0, done.exitCode(), done.all());
+        JsonNode out = JsonFiles.parse(done.stdout(), "rescan --json");
+        assertEquals(removed.size(), out.path("plan").path("orphan_face_ids").size(), done.stderr());
+        assertEquals(0, out.path("result").path("faces_added").asInt(), "nothing added twice");
+
+        List<String> expected = new ArrayList<>();
+        for (int k = stored; k < stored + removed.size(); k++) expected.add(PhotoRegistration.faceId(RescanStep.RESCAN_JOB, "mosaic.jpg", k));
+        List<String> ids = new ArrayList<>();
+        new ArchiveFiles(data).readPhotoIndex().get("photos").get(photoId).get("face_ids").forEach(f -> ids.add(f.asText()));
+        assertEquals(expected, ids.subList(stored, ids.size()), "the ids a run that was never killed gives");
+        assertEquals(storeBefore + removed.size(), EmbeddingStore.open(data).size(), "no face has two rows");
+        List<String> grouped = new ArrayList<>();
+        out.path("result").path("identities_created").forEach(c -> c.path("face_ids").forEach(f -> grouped.add(f.asText())));
+        grouped.sort(null);
+        expected.sort(null);
+        assertEquals(expected, grouped, "the faces committed before the kill are grouped into identities now");
+    }
+
+    @Test
     void sinceSelectsByIngestedAtAndLeavesOutPhotosWithoutIt(@TempDir Path dir) throws Exception {
         Path work = copyOfTemplate(dir);
         Path data = work.resolve("data");
