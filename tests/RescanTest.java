@@ -258,6 +258,35 @@ class RescanTest {
     }
 
     @Test
+    void aPhotoWhoseStoredFaceHasNoBoxOrWhoseFileIsDamagedIsSkippedNamed(@TempDir Path dir) throws Exception {
+        Path work = copyOfTemplate(dir);
+        Path data = work.resolve("data");
+        // a second photo whose face id the store does not hold: its faces cannot be compared
+        ObjectNode index = new ArchiveFiles(data).readPhotoIndex();
+        ObjectNode other = ((ObjectNode) index.get("photos")).putObject("00000000facade00");
+        other.put("path", "other.jpg");
+        other.putArray("face_ids").add("other:face0");
+        ((ObjectNode) index.get("face_to_photo")).put("other:face0", "00000000facade00");
+        new ArchiveFiles(data).writePhotoIndex(index);
+        Files.write(work.resolve("raw_photos/other.jpg"), photoBytes);
+        // the mosaic damaged on disk
+        Files.write(work.resolve("raw_photos/mosaic.jpg"), Arrays.copyOf(photoBytes, 2000));
+        Map<String, byte[]> before = TrimmedArchive.snapshot(data);
+
+        TestConsole out = new TestConsole();
+        StepRunner.Outcome<RescanStep.Plan, RescanStep.Result> o = StepRunner.run(step(RescanStep.Options.all()), TestContext.under(work, out.console));
+        assertEquals(2, o.result().failures().size(), out.text());
+        String noBox = o.result().failures().stream().filter(f -> f.contains("other.jpg")).findFirst().orElseThrow();
+        assertTrue(noBox.contains("other:face0") && noBox.contains("no box"), noBox);
+        String damaged = o.result().failures().stream().filter(f -> f.contains("mosaic.jpg")).findFirst().orElseThrow();
+        assertTrue(damaged.contains(photoId) && damaged.contains("->"), damaged);
+        assertEquals(0, o.result().facesAdded());
+        Map<String, byte[]> after = TrimmedArchive.snapshot(data);
+        assertEquals(before.keySet(), after.keySet(), "nothing written, not even a backup");
+        before.forEach((k, v) -> assertArrayEquals(v, after.get(k), k));
+    }
+
+    @Test
     void sinceSelectsByIngestedAtAndLeavesOutPhotosWithoutIt(@TempDir Path dir) throws Exception {
         Path work = copyOfTemplate(dir);
         Path data = work.resolve("data");
