@@ -287,6 +287,31 @@ class RescanTest {
     }
 
     @Test
+    void thePushMergeKeepsTheFacesARescanAddedToAPhotoEvenOneAnAdminEdited() {
+        // local after a rescan: photo p gained face n1; production: p as before, and q's caption edited by an admin
+        ObjectNode local = (ObjectNode) JsonFiles.parse("""
+                {"schema_version": 1, "photos": {
+                  "p": {"path": "p.jpg", "face_ids": ["p:face0", "inbox_aaaaaaaaaaaa"], "width": 10, "height": 10},
+                  "q": {"path": "q.jpg", "face_ids": ["q:face0", "inbox_bbbbbbbbbbbb"], "source": "box", "width": 10, "height": 10}},
+                 "face_to_photo": {"p:face0": "p", "inbox_aaaaaaaaaaaa": "p", "q:face0": "q", "inbox_bbbbbbbbbbbb": "q"}}""", "local");
+        ObjectNode production = (ObjectNode) JsonFiles.parse("""
+                {"schema_version": 1, "photos": {
+                  "p": {"path": "p.jpg", "face_ids": ["p:face0"], "width": 10, "height": 10},
+                  "q": {"path": "q.jpg", "face_ids": ["q:face0"], "source": "Aunt Rachel's box", "width": 10, "height": 10}},
+                 "face_to_photo": {"p:face0": "p", "q:face0": "q"}}""", "production");
+        ObjectNode identities = (ObjectNode) JsonFiles.parse("""
+                {"schema_version": 1, "identities": {
+                  "i1": {"identity_id": "i1", "name": "Unidentified Person 001", "state": "INBOX", "anchor_ids": ["inbox_aaaaaaaaaaaa"], "candidate_ids": []},
+                  "i2": {"identity_id": "i2", "name": "Unidentified Person 002", "state": "INBOX", "anchor_ids": ["inbox_bbbbbbbbbbbb"], "candidate_ids": []}}}""",
+                "identities");
+        ObjectNode merged = ArchiveMerge.mergePhotoIndex(local, production).document();
+        assertEquals(JsonFiles.parse("[\"p:face0\", \"inbox_aaaaaaaaaaaa\"]", "ids"), merged.get("photos").get("p").get("face_ids"));
+        assertEquals(JsonFiles.parse("[\"q:face0\", \"inbox_bbbbbbbbbbbb\"]", "ids"), merged.get("photos").get("q").get("face_ids"));
+        assertEquals("Aunt Rachel's box", merged.get("photos").get("q").get("source").asText(), "the admin's edit wins");
+        assertEquals(List.of(), ArchiveIntegrity.problems(identities, merged), "the pushed documents agree with each other");
+    }
+
+    @Test
     void sinceSelectsByIngestedAtAndLeavesOutPhotosWithoutIt(@TempDir Path dir) throws Exception {
         Path work = copyOfTemplate(dir);
         Path data = work.resolve("data");
