@@ -143,6 +143,21 @@ public final class ArchiveMerge {
             f2p.set(e.getKey(), e.getValue().deepCopy());
         }
         merged.set("face_to_photo", f2p);
+        // A photo kept as production's copy may lack faces this kit added to it since (./jbang rescan).
+        // face_to_photo keeps local's entries, so such a face would be mapped to a photo that does not
+        // list it: the photo's face_ids get them too, after production's own, in local's order.
+        for (Iterator<Map.Entry<String, JsonNode>> it = loc.fields(); it.hasNext(); ) {
+            var e = it.next();
+            JsonNode p = prod.get(e.getKey());
+            if (p == null || p.equals(e.getValue()) || !(photos.get(e.getKey()) instanceof ObjectNode chosen)) continue;
+            Set<String> listed = strings(chosen.path("face_ids"));
+            for (JsonNode f : e.getValue().path("face_ids")) {
+                String id = f.asText();
+                if (listed.contains(id) || !e.getKey().equals(f2p.path(id).asText(null))) continue;
+                (chosen.get("face_ids") instanceof com.fasterxml.jackson.databind.node.ArrayNode a ? a : chosen.putArray("face_ids")).add(id);
+                listed.add(id);
+            }
+        }
         for (Iterator<String> it = production.fieldNames(); it.hasNext(); ) {
             String k = it.next();
             if (!merged.has(k)) merged.set(k, production.get(k).deepCopy());

@@ -104,6 +104,25 @@ public final class ObjectStore implements AutoCloseable {
         return new ObjectTransfer(s3, settings, md5s, parallel).send(plan, progress);
     }
 
+    /**
+     * Fetches the object {@code key} into {@code target} (written atomically); false when the bucket
+     * holds no such object. Any other failure is a KitException naming the bucket and what to check.
+     */
+    public boolean download(String key, Path target) throws java.io.IOException {
+        try (software.amazon.awssdk.core.ResponseInputStream<software.amazon.awssdk.services.s3.model.GetObjectResponse> in =
+                     s3.getObject(b -> b.bucket(settings.bucket()).key(key))) {
+            AtomicFiles.write(target, in);
+            return true;
+        } catch (software.amazon.awssdk.services.s3.model.NoSuchKeyException e) {
+            return false;
+        } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
+            if (e.statusCode() == 404) return false;
+            throw StoreErrors.explain(e, "downloading " + key, settings);
+        } catch (software.amazon.awssdk.core.exception.SdkException e) {
+            throw StoreErrors.explain(e, "downloading " + key, settings);
+        }
+    }
+
     @Override
     public void close() {
         s3.close();

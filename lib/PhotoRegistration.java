@@ -68,12 +68,7 @@ public final class PhotoRegistration {
             PhotoAnalysis.FoundFace f = found.get(i);
             String faceId = faceId(p.jobId(), p.keptAs(), i);
             AtomicFiles.write(layout.crops().resolve(faceId + ".jpg"), f.cropJpeg());
-            float[] b = f.box();
-            double area = (b[2] - b[0]) * (double) (b[3] - b[1]);
-            double q = Math.max(0, Math.min(1, f.score())) * Math.min(area / 10000.0, 1.0);
-            float sigmaSq = (float) (1.0 - (1.0 - 0.01) * q);
-            faces.add(new EmbeddingStore.Face(faceId, p.keptAs(), target.toString(), f.embedding().mu(), sigmaSq, f.score(), b,
-                    f.embedding().quality(), model));
+            faces.add(storedFace(faceId, p.keptAs(), target, f, model));
         }
         store.append(faces);
         CrashPoint.reach("ingest.before-index");  // crash tests: files and vectors written, photo_index.json not yet
@@ -92,6 +87,16 @@ public final class PhotoRegistration {
             throw e;
         }
         return faces;
+    }
+
+    /** A found face as the embedding store keeps it, with its PFE sigma_sq (data-files.md); also used by the rescan. */
+    static EmbeddingStore.Face storedFace(String faceId, String keptAs, Path file, PhotoAnalysis.FoundFace f, String model) {
+        float[] b = f.box();
+        double area = (b[2] - b[0]) * (double) (b[3] - b[1]);
+        double q = Math.max(0, Math.min(1, f.score())) * Math.min(area / 10000.0, 1.0);
+        float sigmaSq = (float) (1.0 - (1.0 - 0.01) * q);
+        return new EmbeddingStore.Face(faceId, keptAs, file.toString(), f.embedding().mu(), sigmaSq, f.score(), b,
+                f.embedding().quality(), model);
     }
 
     private static ObjectNode entry(Photo p, List<EmbeddingStore.Face> faces) {

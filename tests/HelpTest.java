@@ -13,7 +13,7 @@ import picocli.CommandLine.Model.OptionSpec;
 class HelpTest {
     static final List<Object> COMMANDS = List.of(new process_uploads(), new backup(), new download_staged(), new ingest_inbox(),
             new cluster_new_faces(), new review(), new upload_to_r2(), new push_to_production(), new clear_staging(),
-            new restore_backup(), new reembed(), new fetch_models(), new calibrate(), new sandbox(), new seed_archive(),
+            new restore_backup(), new reembed(), new fetch_models(), new calibrate(), new rescan(), new sandbox(), new seed_archive(),
             new local_site(), new local_r2());
 
     @Test
