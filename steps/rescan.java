@@ -13,7 +13,7 @@
 //SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
 //SOURCES ../lib/StoreSettings.java ../lib/StoreErrors.java ../lib/Checksums.java ../lib/Md5Cache.java
 //SOURCES ../lib/UploadPlan.java ../lib/ObjectTransfer.java ../lib/ObjectStore.java
-//SOURCES ../lib/RescanStep.java
+//SOURCES ../lib/RescanStep.java ../lib/ModelCheck.java
 
 /*
  * rescan — runs today's face detector over photos already in the archive and adds the faces the
@@ -85,7 +85,10 @@ public class rescan implements Callable<Integer> {
         RescanStep.Options o = RescanStep.Options.all().withMinFace(minFace).withMaxMegapixels(maxMegapixels);
         if (!photos.isEmpty()) o = o.withPhotos(photos);
         if (since != null) o = o.withSince(parseDate(since));
-        return StepRunner.runScript(new RescanStep(o), KitOptions.context(out, folders, dryRun.dryRun));
+        KitContext ctx = KitOptions.context(out, folders, dryRun.dryRun);
+        // Faces found by one model cannot sit beside another model's: said before any photo is read.
+        ModelCheck.beforeWork(ctx.layout(), ctx.console(), ModelCheck.OnMismatch.REFUSE);
+        return StepRunner.runScript(new RescanStep(o), ctx);
     }
 
     static Instant parseDate(String s) {
