@@ -68,7 +68,7 @@ public final class CalibrateStep implements Step<CalibrateStep.Plan, CalibrateSt
                 c.info(String.format("  %-10s %.2f%s", names[i], v[i], current == null ? "" : String.format("   (now %.2f)", current[i])));
             }
             for (String n : proposal.notes()) c.warn(n);
-            if (!write) c.info("Print only. To write these into " + modelsFile + ": ./jbang calibrate --write" + (model.equals(activeModel) ? "" : " --model " + model));
+            if (!write) c.info("Print only. To write these into " + modelsFile + ": ./jbang calibrate --write" + (model.equals(activeModel) ? "" : " --model " + model) + ".");
         }
 
         private String label(double t) {
@@ -97,6 +97,11 @@ public final class CalibrateStep implements Step<CalibrateStep.Plan, CalibrateSt
     @Override
     public String name() {
         return "calibrate";
+    }
+
+    @Override
+    public String howToApply() {
+        return "run again with --write";  // calibrate's default is to print only: --write is what applies
     }
 
     @Override
