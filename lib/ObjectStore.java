@@ -1,17 +1,29 @@
 //DEPS software.amazon.awssdk:s3:2.54.2
-//DEPS software.amazon.awssdk:apache5-client:2.54.2
+//DEPS software.amazon.awssdk:url-connection-client:2.54.2
 //DEPS org.slf4j:slf4j-api:2.0.18
 //DEPS org.slf4j:slf4j-nop:2.0.18
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.http.apache5.Apache5HttpClient;
+import software.amazon.awssdk.http.SdkHttpRequest;
+import software.amazon.awssdk.http.auth.aws.scheme.AwsV4AuthScheme;
 import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
+import software.amazon.awssdk.http.auth.spi.scheme.AuthScheme;
+import software.amazon.awssdk.http.auth.spi.signer.AsyncSignRequest;
+import software.amazon.awssdk.http.auth.spi.signer.AsyncSignedRequest;
+import software.amazon.awssdk.http.auth.spi.signer.HttpSigner;
+import software.amazon.awssdk.http.auth.spi.signer.SignRequest;
+import software.amazon.awssdk.http.auth.spi.signer.SignedRequest;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.identity.spi.AwsCredentialsIdentity;
+import software.amazon.awssdk.identity.spi.IdentityProvider;
+import software.amazon.awssdk.identity.spi.IdentityProviders;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3Configuration;
@@ -21,7 +33,12 @@ import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
  * A connection to the archive's object storage (Cloudflare R2, or any S3-compatible store): the
  * S3 client set up the way R2 and S3Proxy both accept, with retries, and the two things done
  * over it — {@link #plan} (what differs, {@link UploadPlan}) and {@link #execute} (send exactly
- * that, {@link ObjectTransfer}).
+ * that, {@link ObjectTransfer}) — plus {@link #download} of one object by key.
+ *
+ * <p>The client is the SDK's lightest set-up: the JDK's own HttpURLConnection (no connection-pool
+ * library to load at start-up), no flexible checksums, and no SHA-256 of the payload (integrity
+ * comes from Content-MD5 on every PUT and part, which the store checks, and from the ETags it
+ * answers, which {@link ObjectTransfer} compares).
  */
 public final class ObjectStore implements AutoCloseable {
     public static final int DEFAULT_PARALLEL = 4;
@@ -40,7 +57,7 @@ public final class ObjectStore implements AutoCloseable {
 
     /** A client for {@code settings} doing at most {@code parallel} transfers at once, without an MD5 cache. */
     public static ObjectStore open(StoreSettings settings, int parallel) {
-        return open(settings, parallel, null);
+        return open(settings, parallel, Md5Cache.none());
     }
 
     /**
@@ -48,6 +65,11 @@ public final class ObjectStore implements AutoCloseable {
      * (may be null) remembers local files' MD5s ({@link Md5Cache}), so a re-run does not read every photo again.
      */
     public static ObjectStore open(StoreSettings settings, int parallel, Path md5CacheFile) {
+        return open(settings, parallel, Md5Cache.at(md5CacheFile));
+    }
+
+    /** The same with a given cache ({@link Md5Cache#readOnly} for a dry run, which writes nothing). */
+    public static ObjectStore open(StoreSettings settings, int parallel, Md5Cache md5s) {
         int p = Math.max(1, parallel);
         // The SDK logs through SLF4J; this class brings slf4j-nop so a step stays silent. When another
         // provider is on the class path too (tests), name one so SLF4J prints no warning about it.
@@ -60,12 +82,10 @@ public final class ObjectStore implements AutoCloseable {
                 .region(Region.of("auto"))
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(settings.accessKey(), settings.secretKey())))
                 .forcePathStyle(settings.pathStyle())
-                // Integrity comes from Content-MD5, so the body is not also hashed into the signature
-                // (SHA-256 over every byte, on both sides, and aws-chunked framing on plain-http stores
-                // such as the local sandbox; over https the SDK already sends UNSIGNED-PAYLOAD).
-                // No "Expect: 100-continue" either: it costs a round trip per photo (the bucket listing
-                // has already proved the credentials before any upload starts).
+                // No aws-chunked framing, and no "Expect: 100-continue" (a round trip per photo; the
+                // bucket listing has already proved the credentials before any upload starts).
                 .serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).expectContinueEnabled(false).build())
+                .putAuthScheme(new UnsignedPayloadScheme())
                 .authSchemeProvider(params -> S3AuthSchemeProvider.defaultProvider().resolveAuthScheme(params).stream()
                         .map(o -> o.toBuilder().putSignerProperty(AwsV4FamilyHttpSigner.PAYLOAD_SIGNING_ENABLED, false).build())
                         .toList())
@@ -73,16 +93,14 @@ public final class ObjectStore implements AutoCloseable {
                 // accept; integrity comes from our own Content-MD5 instead.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                .httpClientBuilder(Apache5HttpClient.builder()
-                        .maxConnections(2 * p + 2)
-                        .expectContinueEnabled(false)
+                .httpClientBuilder(UrlConnectionHttpClient.builder()
                         .connectionTimeout(Duration.ofSeconds(10))
                         .socketTimeout(Duration.ofSeconds(120)))
                 // Throttling (429/503), other 5xx and dropped connections are retried with
                 // exponential backoff and jitter, five tries in all.
                 .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(5).build()))
                 .build();
-        return new ObjectStore(settings, s3, p, new Md5Cache(md5CacheFile));
+        return new ObjectStore(settings, s3, p, md5s);
     }
 
     public StoreSettings settings() {
@@ -104,8 +122,63 @@ public final class ObjectStore implements AutoCloseable {
         return new ObjectTransfer(s3, settings, md5s, parallel).send(plan, progress);
     }
 
+    /** The bytes of the object at {@code key}; a missing object or any other failure is a {@link KitException} naming it. */
+    public byte[] download(String key) {
+        try {
+            return s3.getObjectAsBytes(b -> b.bucket(settings.bucket()).key(key)).asByteArray();
+        } catch (software.amazon.awssdk.core.exception.SdkException e) {
+            throw StoreErrors.explain(e, "downloading " + key, settings);
+        }
+    }
+
     @Override
     public void close() {
         s3.close();
+    }
+
+    /**
+     * SigV4 as the SDK does it, except that the payload is never hashed into the signature. Over
+     * https the SDK already sends UNSIGNED-PAYLOAD when payload signing is off; over plain http
+     * (S3Proxy, the sandbox, the tests) it insists on a SHA-256 of every body, a second pass over
+     * every byte on both sides that adds nothing to Content-MD5. The signature covers the method,
+     * path, query and headers, never the scheme: so the request is signed as if it went over https
+     * and sent as it is. Only done where the Host header is the same either way (an explicit,
+     * non-default port, as local stores have); elsewhere the SDK signs as usual.
+     */
+    static final class UnsignedPayloadScheme implements AuthScheme<AwsCredentialsIdentity> {
+        private final AwsV4AuthScheme sigv4 = AwsV4AuthScheme.create();
+
+        @Override
+        public String schemeId() {
+            return sigv4.schemeId();
+        }
+
+        @Override
+        public IdentityProvider<AwsCredentialsIdentity> identityProvider(IdentityProviders providers) {
+            return sigv4.identityProvider(providers);
+        }
+
+        @Override
+        public HttpSigner<AwsCredentialsIdentity> signer() {
+            HttpSigner<AwsCredentialsIdentity> signer = sigv4.signer();
+            return new HttpSigner<>() {
+                @Override
+                public SignedRequest sign(SignRequest<? extends AwsCredentialsIdentity> request) {
+                    SdkHttpRequest http = request.request();
+                    if (!asIfHttps(http)) return signer.sign(request);
+                    SignedRequest signed = signer.sign(request.copy(b -> b.request(http.toBuilder().protocol("https").build())));
+                    return signed.copy(b -> b.request(signed.request().toBuilder().protocol(http.protocol()).port(http.port()).build()));
+                }
+
+                @Override
+                public CompletableFuture<AsyncSignedRequest> signAsync(AsyncSignRequest<? extends AwsCredentialsIdentity> request) {
+                    return signer.signAsync(request);
+                }
+            };
+        }
+
+        private static boolean asIfHttps(SdkHttpRequest http) {
+            return "http".equals(http.protocol()) && http.port() != 80 && http.port() != 443 && http.port() > 0;
+        }
     }
 }

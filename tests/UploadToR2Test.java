@@ -217,7 +217,7 @@ class UploadToR2Test {
     }
 
     @Test
-    void bigFilesGoInVerifiedPartsAndTheirMd5MetadataIsUsedNextTime(@TempDir Path dir) throws Exception {
+    void bigFilesGoInVerifiedPartsAndTheirMultipartEtagIsUsedNextTime(@TempDir Path dir) throws Exception {
         Archive a = archive(dir);
         String bucket = newBucket();
         byte[] scan = bytes(17 * 1024 * 1024 + 123);
@@ -225,18 +225,80 @@ class UploadToR2Test {
         ObjectNode done = run(a, bucket, true);
         assertEquals(0, done.at("/result/failed").size(), done.toString());
         assertArrayEquals(scan, Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
+        String etag = Checksums.multipartEtag(a.photo("Image 001_compress.jpg"), ObjectTransfer.PART_SIZE);
         try (S3Client s3 = s3()) {
             HeadObjectResponse head = s3.headObject(b -> b.bucket(bucket).key("raw_photos/Image 001_compress.jpg"));
             assertTrue(head.eTag().contains("-3"), "sent in 3 parts of 8 MiB: " + head.eTag());
-            assertEquals(Checksums.md5Hex(a.photo("Image 001_compress.jpg")), head.metadata().get(ObjectTransfer.MD5_METADATA));
-            assertEquals(Checksums.multipartEtag(a.photo("Image 001_compress.jpg"), ObjectTransfer.PART_SIZE), head.eTag().replace("\"", ""));
+            assertEquals(etag, head.eTag().replace("\"", ""));
         }
+        // The upload remembered the ETag it computed from the parts it sent: the next plan needs neither a read nor a HEAD.
+        JsonNode cached = JsonFiles.read(a.root().resolve(".kit/upload-md5-cache.json")).at("/files")
+                .get(a.photo("Image 001_compress.jpg").toAbsolutePath().normalize().toString());
+        assertEquals(etag, cached.get("multipart_etag").asText(), cached.toString());
         ObjectNode again = run(a, bucket, false);
         JsonNode item = again.at("/plan/items").get(0);
         assertEquals("raw_photos/Image 001_compress.jpg", item.get("key").asText());
         assertEquals("unchanged", item.get("action").asText());
-        assertEquals("md5 metadata", item.get("why").asText());
+        assertEquals("multipart etag", item.get("why").asText());
         assertEquals(0, again.at("/plan/to_send/bytes").asLong());
+
+        // same size, one byte different: the multipart ETag computed afresh tells
+        scan[9_000_000] ^= 0x20;
+        Files.write(a.photo("Image 001_compress.jpg"), scan);
+        assertEquals(List.of("raw_photos/Image 001_compress.jpg"), keys(run(a, bucket, false), "changed"));
+    }
+
+    @Test
+    void aMultipartObjectSentByAnotherToolIsComparedByItsMd5Metadata(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        byte[] scan = bytes(11 * 1024 * 1024);
+        Files.write(a.photo("Image 001_compress.jpg"), scan);
+        String key = "raw_photos/Image 001_compress.jpg";
+        // As rclone (5 MiB parts, MD5 in "md5chksum") or an earlier kit ("md5") leaves it: its ETag is not ours.
+        try (S3Client s3 = s3()) {
+            String md5 = Checksums.md5Hex(a.photo("Image 001_compress.jpg"));
+            String id = s3.createMultipartUpload(b -> b.bucket(bucket).key(key).metadata(Map.of(ObjectTransfer.MD5_METADATA, md5))).uploadId();
+            List<software.amazon.awssdk.services.s3.model.CompletedPart> parts = new ArrayList<>();
+            int part = 5 * 1024 * 1024;
+            for (int n = 0; n * part < scan.length; n++) {
+                int from = n * part, pn = n + 1;
+                byte[] chunk = java.util.Arrays.copyOfRange(scan, from, Math.min(scan.length, from + part));
+                String e = s3.uploadPart(b -> b.bucket(bucket).key(key).uploadId(id).partNumber(pn),
+                        software.amazon.awssdk.core.sync.RequestBody.fromBytes(chunk)).eTag();
+                parts.add(software.amazon.awssdk.services.s3.model.CompletedPart.builder().partNumber(pn).eTag(e).build());
+            }
+            s3.completeMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(id).multipartUpload(m -> m.parts(parts)));
+        }
+        JsonNode item = run(a, bucket, false).at("/plan/items").get(0);
+        assertEquals(key, item.get("key").asText());
+        assertEquals("unchanged", item.get("action").asText(), item.toString());
+        assertEquals("md5 metadata", item.get("why").asText());
+        scan[1] ^= 1;
+        Files.write(a.photo("Image 001_compress.jpg"), scan);
+        item = run(a, bucket, false).at("/plan/items").get(0);
+        assertEquals("changed", item.get("action").asText(), item.toString());
+        assertEquals("md5 metadata differs", item.get("why").asText());
+    }
+
+    @Test
+    void aDryRunWritesNoMd5Cache(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        run(a, bucket, true);
+        Path cache = a.root().resolve(".kit/upload-md5-cache.json");
+        Files.delete(cache);
+        // Same sizes in the bucket: the plan hashes every local file to compare, and must not keep what it computed.
+        ObjectNode dry = run(a, bucket, false);
+        assertEquals(5, dry.at("/plan/unchanged/files").asInt(), dry.toString());
+        assertFalse(Files.exists(cache), "a dry run writes nothing, not even the MD5 cache in .kit/");
+        // A cache that is there is used and left as it was.
+        run(a, bucket, true);
+        byte[] before = Files.readAllBytes(cache);
+        Files.write(a.crops().resolve("inbox_0123456789ab.jpg"), bytes(7000)); // same size, new content: hashed again
+        ObjectNode dry2 = run(a, bucket, false);
+        assertEquals(List.of("crops/inbox_0123456789ab.jpg"), keys(dry2, "changed"));
+        assertArrayEquals(before, Files.readAllBytes(cache), "the dry run left the cache byte for byte");
     }
 
     @Test
@@ -253,6 +315,8 @@ class UploadToR2Test {
             assertEquals(3, proxy.uploadPartsSeen(), "2 parts, one of them sent twice");
             assertEquals(3 + 4, proxy.puts(), "3 part requests and 4 small files");
             assertEquals(proxy.puts(), proxy.putsWithContentMd5(), "every PUT carries Content-MD5, so the store checks the bytes");
+            // issue 13: over plain http the SDK used to hash every body again (SHA-256) into the signature
+            assertEquals(proxy.puts(), proxy.putsWithUnsignedPayload(), "no PUT body is hashed into the signature: Content-MD5 checks it");
         }
         assertArrayEquals(scan, Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
     }
