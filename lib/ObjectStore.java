@@ -5,7 +5,15 @@
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import software.amazon.awssdk.endpoints.Endpoint;
+import software.amazon.awssdk.http.auth.spi.scheme.AuthSchemeOption;
+import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeParams;
+import software.amazon.awssdk.services.s3.endpoints.S3EndpointParams;
+import software.amazon.awssdk.services.s3.endpoints.S3EndpointProvider;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
@@ -86,21 +94,83 @@ public final class ObjectStore implements AutoCloseable {
                 // bucket listing has already proved the credentials before any upload starts).
                 .serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).expectContinueEnabled(false).build())
                 .putAuthScheme(new UnsignedPayloadScheme())
-                .authSchemeProvider(params -> S3AuthSchemeProvider.defaultProvider().resolveAuthScheme(params).stream()
-                        .map(o -> o.toBuilder().putSignerProperty(AwsV4FamilyHttpSigner.PAYLOAD_SIGNING_ENABLED, false).build())
-                        .toList())
+                .authSchemeProvider(new SameAuthScheme())
+                .endpointProvider(new SameEndpoint())
                 // Recent SDKs add CRC trailers (aws-chunked) by default, which R2 and S3Proxy do not all
                 // accept; integrity comes from our own Content-MD5 instead.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                .httpClientBuilder(UrlConnectionHttpClient.builder()
-                        .connectionTimeout(Duration.ofSeconds(10))
-                        .socketTimeout(Duration.ofSeconds(120)))
+                .applyMutation(b -> httpClient(b, settings))
                 // Throttling (429/503), other 5xx and dropped connections are retried with
                 // exponential backoff and jitter, five tries in all.
                 .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(5).build()))
                 .build();
         return new ObjectStore(settings, s3, p, md5s);
+    }
+
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration READ_TIMEOUT = Duration.ofSeconds(120);
+
+    /**
+     * Over http (local stores) the connections come from {@link WideWriteConnection}: bodies reach
+     * the socket in large writes, and no TLS context is built (loading the JDK's CA certificates
+     * is a tenth of a second of start-up that plain http never uses). Over https the SDK's own.
+     */
+    private static void httpClient(S3ClientBuilder b, StoreSettings settings) {
+        if ("http".equalsIgnoreCase(settings.endpoint().getScheme())) {
+            b.httpClient(UrlConnectionHttpClient.create(uri -> WideWriteConnection.open(uri, CONNECT_TIMEOUT, READ_TIMEOUT)));
+        } else {
+            b.httpClientBuilder(UrlConnectionHttpClient.builder().connectionTimeout(CONNECT_TIMEOUT).socketTimeout(READ_TIMEOUT));
+        }
+    }
+
+    /**
+     * The parameters of S3's endpoint rules that vary from request to request are the object key,
+     * prefix, copy source and keys to delete, and the rules read none of them (they read the
+     * bucket, region, endpoint and flags): so one answer per bucket and operation is the answer
+     * for every request. Without this the whole rule set ran twice per request (for the auth
+     * scheme and for the endpoint), a sixth of the SDK's work per photo.
+     */
+    private static List<Object> rulesKey(Object operation, software.amazon.awssdk.regions.Region region, String bucket, Boolean useFips,
+            Boolean useDualStack, String endpoint, Boolean forcePathStyle, Boolean accelerate, Boolean useGlobalEndpoint,
+            Boolean useObjectLambdaEndpoint, Boolean disableAccessPoints, Boolean disableMultiRegionAccessPoints, Boolean useArnRegion,
+            Boolean useS3ExpressControlEndpoint, Boolean disableS3ExpressSessionAuth) {
+        return java.util.Arrays.asList(operation, region, bucket, useFips, useDualStack, endpoint, forcePathStyle, accelerate,
+                useGlobalEndpoint, useObjectLambdaEndpoint, disableAccessPoints, disableMultiRegionAccessPoints, useArnRegion,
+                useS3ExpressControlEndpoint, disableS3ExpressSessionAuth);
+    }
+
+    /** S3's auth scheme (SigV4, from the endpoint rules) without payload signing, resolved once per bucket and operation. */
+    static final class SameAuthScheme implements S3AuthSchemeProvider {
+        private final S3AuthSchemeProvider rules = S3AuthSchemeProvider.defaultProvider();
+        private final Map<List<Object>, List<AuthSchemeOption>> known = new ConcurrentHashMap<>();
+
+        @Override
+        public List<AuthSchemeOption> resolveAuthScheme(S3AuthSchemeParams p) {
+            List<Object> key = rulesKey(p.operation(), p.region(), p.bucket(), p.useFips(), p.useDualStack(), p.endpoint(), p.forcePathStyle(),
+                    p.accelerate(), p.useGlobalEndpoint(), p.useObjectLambdaEndpoint(), p.disableAccessPoints(),
+                    p.disableMultiRegionAccessPoints(), p.useArnRegion(), p.useS3ExpressControlEndpoint(), p.disableS3ExpressSessionAuth());
+            return known.computeIfAbsent(key, k -> rules.resolveAuthScheme(p).stream()
+                    .map(o -> o.toBuilder().putSignerProperty(AwsV4FamilyHttpSigner.PAYLOAD_SIGNING_ENABLED, false).build())
+                    .toList());
+        }
+    }
+
+    /** S3's endpoint rules, evaluated once per bucket (see {@link #rulesKey}). */
+    static final class SameEndpoint implements S3EndpointProvider {
+        private final S3EndpointProvider rules = S3EndpointProvider.defaultProvider();
+        private final Map<List<Object>, CompletableFuture<Endpoint>> known = new ConcurrentHashMap<>();
+
+        @Override
+        public CompletableFuture<Endpoint> resolveEndpoint(S3EndpointParams p) {
+            List<Object> key = rulesKey(null, p.region(), p.bucket(), p.useFips(), p.useDualStack(), p.endpoint(), p.forcePathStyle(),
+                    p.accelerate(), p.useGlobalEndpoint(), p.useObjectLambdaEndpoint(), p.disableAccessPoints(),
+                    p.disableMultiRegionAccessPoints(), p.useArnRegion(), p.useS3ExpressControlEndpoint(), p.disableS3ExpressSessionAuth());
+            CompletableFuture<Endpoint> e = known.computeIfAbsent(key, k -> rules.resolveEndpoint(p));
+            // A failed resolution is not kept: the next request asks the rules again.
+            if (e.isCompletedExceptionally()) known.remove(key, e);
+            return e;
+        }
     }
 
     public StoreSettings settings() {

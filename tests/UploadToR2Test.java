@@ -20,7 +20,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.endpoints.AwsEndpointAttribute;
+import software.amazon.awssdk.awscore.endpoints.authscheme.SigV4AuthScheme;
+import software.amazon.awssdk.endpoints.Endpoint;
 import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.endpoints.S3EndpointParams;
+import software.amazon.awssdk.services.s3.endpoints.S3EndpointProvider;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 
@@ -340,6 +345,40 @@ class UploadToR2Test {
         assertFalse(Files.exists(stored(bucket, "raw_photos/Image 001_compress.jpg")), "no half object left behind");
         String text = out.toString(StandardCharsets.UTF_8);
         assertTrue(text.contains("1 file(s) could not be uploaded") && text.contains("run again"), text);
+    }
+
+    /**
+     * The client remembers S3's endpoint-rules answer per bucket instead of evaluating the rules
+     * for every request: for R2's account endpoint (bucket in the host name), a custom https
+     * domain and a local store (bucket in the path) it must be the rules' own answer, whatever the key.
+     */
+    @Test
+    void theRememberedEndpointIsTheRulesOwnAnswerForEveryKey() {
+        String[][] cases = {
+            {"https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com", "false", "https://photos.0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"},
+            {"https://r2.example.org", "true", "https://r2.example.org/photos"},
+            {store.endpoint(), "true", store.endpoint() + "/photos"}};
+        for (String[] c : cases) {
+            ObjectStore.SameEndpoint remembered = new ObjectStore.SameEndpoint();
+            for (String key : List.of("raw_photos/a.jpg", "crops/inbox_0001.jpg", "raw_photos/B\u00e9atrice \u00e0 Rhodes.png")) {
+                S3EndpointParams p = S3EndpointParams.builder().region(Region.of("auto")).bucket("photos").endpoint(c[0])
+                        .forcePathStyle(Boolean.parseBoolean(c[1])).key(key).build();
+                Endpoint rules = S3EndpointProvider.defaultProvider().resolveEndpoint(p).join();
+                Endpoint got = remembered.resolveEndpoint(p).join();
+                assertEquals(c[2], got.url().toString(), c[0]);
+                assertEquals(rules.url(), got.url(), c[0] + " " + key);
+                assertEquals(authSchemes(rules), authSchemes(got), c[0] + " " + key);
+                assertEquals("[sigv4 s3 auto]", authSchemes(got), c[0]);
+            }
+        }
+    }
+
+    static String authSchemes(Endpoint e) {
+        List<String> out = new ArrayList<>();
+        for (var s : e.attribute(AwsEndpointAttribute.AUTH_SCHEMES)) {
+            out.add(s instanceof SigV4AuthScheme v4 ? s.name() + " " + v4.signingName() + " " + v4.signingRegion() : s.name());
+        }
+        return out.toString().replace(", ", "; ");
     }
 
     @Test
