@@ -15,7 +15,17 @@ public final class Checksums {
     private Checksums() {}
 
     public static boolean isMd5(String s) {
-        return s != null && s.matches("[0-9a-f]{32}");
+        if (s == null || s.length() != 32) return false;
+        for (int i = 0; i < 32; i++) {
+            char c = s.charAt(i);
+            if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) return false;
+        }
+        return true;
+    }
+
+    /** An S3 multipart ETag: 32 hex digits, "-", the number of parts. */
+    public static boolean isMultipartEtag(String s) {
+        return s != null && s.length() >= 34 && s.charAt(32) == '-' && isMd5(s.substring(0, 32)) && s.substring(33).matches("[1-9][0-9]{0,4}");
     }
 
     /** An ETag as stores send it ("W/\"abc\"") reduced to its lower-case value. */
@@ -51,12 +61,28 @@ public final class Checksums {
         return HexFormat.of().formatHex(d.digest());
     }
 
+    /** A file's MD5 and the ETag it gets when sent in parts of {@code partSize}: both from one read. */
+    public record PartSums(String md5, String multipartEtag) {}
+
     /** The ETag S3 gives a file uploaded in parts of {@code partSize}: md5(md5(part1)..md5(partN)) + "-N". */
     public static String multipartEtag(Path file, long partSize) throws IOException {
+        return partSums(file, partSize).multipartEtag();
+    }
+
+    /** The multipart ETag of parts whose MD5s (raw, in part order) are {@code partMd5s}. */
+    public static String multipartEtag(java.util.List<byte[]> partMd5s) {
+        MessageDigest all = newMd5();
+        for (byte[] m : partMd5s) all.update(m);
+        return HexFormat.of().formatHex(all.digest()) + "-" + partMd5s.size();
+    }
+
+    /** The whole file's MD5 and its multipart ETag for {@code partSize}, reading the file once. */
+    public static PartSums partSums(Path file, long partSize) throws IOException {
         long size = Files.size(file);
         int count = (int) Math.max(1, (size + partSize - 1) / partSize);
-        MessageDigest all = newMd5();
+        MessageDigest whole = newMd5();
         MessageDigest part = newMd5();
+        java.util.List<byte[]> parts = new java.util.ArrayList<>(count);
         byte[] buf = new byte[1 << 16];
         try (InputStream in = Files.newInputStream(file)) {
             for (int p = 0; p < count; p++) {
@@ -65,11 +91,12 @@ public final class Checksums {
                     int n = in.read(buf, 0, (int) Math.min(buf.length, left));
                     if (n < 0) throw new IOException(file + " became shorter while being read");
                     part.update(buf, 0, n);
+                    whole.update(buf, 0, n);
                     left -= n;
                 }
-                all.update(part.digest());
+                parts.add(part.digest());
             }
         }
-        return HexFormat.of().formatHex(all.digest()) + "-" + count;
+        return new PartSums(HexFormat.of().formatHex(whole.digest()), multipartEtag(parts));
     }
 }

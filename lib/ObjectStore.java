@@ -1,17 +1,37 @@
 //DEPS software.amazon.awssdk:s3:2.54.2
-//DEPS software.amazon.awssdk:apache5-client:2.54.2
+//DEPS software.amazon.awssdk:url-connection-client:2.54.2
 //DEPS org.slf4j:slf4j-api:2.0.18
 //DEPS org.slf4j:slf4j-nop:2.0.18
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import software.amazon.awssdk.endpoints.Endpoint;
+import software.amazon.awssdk.http.auth.spi.scheme.AuthSchemeOption;
+import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeParams;
+import software.amazon.awssdk.services.s3.endpoints.S3EndpointParams;
+import software.amazon.awssdk.services.s3.endpoints.S3EndpointProvider;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.http.apache5.Apache5HttpClient;
+import software.amazon.awssdk.http.SdkHttpRequest;
+import software.amazon.awssdk.http.auth.aws.scheme.AwsV4AuthScheme;
 import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
+import software.amazon.awssdk.http.auth.spi.scheme.AuthScheme;
+import software.amazon.awssdk.http.auth.spi.signer.AsyncSignRequest;
+import software.amazon.awssdk.http.auth.spi.signer.AsyncSignedRequest;
+import software.amazon.awssdk.http.auth.spi.signer.HttpSigner;
+import software.amazon.awssdk.http.auth.spi.signer.SignRequest;
+import software.amazon.awssdk.http.auth.spi.signer.SignedRequest;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.identity.spi.AwsCredentialsIdentity;
+import software.amazon.awssdk.identity.spi.IdentityProvider;
+import software.amazon.awssdk.identity.spi.IdentityProviders;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3Configuration;
@@ -21,7 +41,12 @@ import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
  * A connection to the archive's object storage (Cloudflare R2, or any S3-compatible store): the
  * S3 client set up the way R2 and S3Proxy both accept, with retries, and the two things done
  * over it — {@link #plan} (what differs, {@link UploadPlan}) and {@link #execute} (send exactly
- * that, {@link ObjectTransfer}).
+ * that, {@link ObjectTransfer}) — plus {@link #download} of one object by key into a file.
+ *
+ * <p>The client is the SDK's lightest set-up: the JDK's own HttpURLConnection (no connection-pool
+ * library to load at start-up), no flexible checksums, and no SHA-256 of the payload (integrity
+ * comes from Content-MD5 on every PUT and part, which the store checks, and from the ETags it
+ * answers, which {@link ObjectTransfer} compares).
  */
 public final class ObjectStore implements AutoCloseable {
     public static final int DEFAULT_PARALLEL = 4;
@@ -40,7 +65,7 @@ public final class ObjectStore implements AutoCloseable {
 
     /** A client for {@code settings} doing at most {@code parallel} transfers at once, without an MD5 cache. */
     public static ObjectStore open(StoreSettings settings, int parallel) {
-        return open(settings, parallel, null);
+        return open(settings, parallel, Md5Cache.none());
     }
 
     /**
@@ -48,6 +73,11 @@ public final class ObjectStore implements AutoCloseable {
      * (may be null) remembers local files' MD5s ({@link Md5Cache}), so a re-run does not read every photo again.
      */
     public static ObjectStore open(StoreSettings settings, int parallel, Path md5CacheFile) {
+        return open(settings, parallel, Md5Cache.at(md5CacheFile));
+    }
+
+    /** The same with a given cache ({@link Md5Cache#readOnly} for a dry run, which writes nothing). */
+    public static ObjectStore open(StoreSettings settings, int parallel, Md5Cache md5s) {
         int p = Math.max(1, parallel);
         // The SDK logs through SLF4J; this class brings slf4j-nop so a step stays silent. When another
         // provider is on the class path too (tests), name one so SLF4J prints no warning about it.
@@ -60,29 +90,87 @@ public final class ObjectStore implements AutoCloseable {
                 .region(Region.of("auto"))
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(settings.accessKey(), settings.secretKey())))
                 .forcePathStyle(settings.pathStyle())
-                // Integrity comes from Content-MD5, so the body is not also hashed into the signature
-                // (SHA-256 over every byte, on both sides, and aws-chunked framing on plain-http stores
-                // such as the local sandbox; over https the SDK already sends UNSIGNED-PAYLOAD).
-                // No "Expect: 100-continue" either: it costs a round trip per photo (the bucket listing
-                // has already proved the credentials before any upload starts).
+                // No aws-chunked framing, and no "Expect: 100-continue" (a round trip per photo; the
+                // bucket listing has already proved the credentials before any upload starts).
                 .serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).expectContinueEnabled(false).build())
-                .authSchemeProvider(params -> S3AuthSchemeProvider.defaultProvider().resolveAuthScheme(params).stream()
-                        .map(o -> o.toBuilder().putSignerProperty(AwsV4FamilyHttpSigner.PAYLOAD_SIGNING_ENABLED, false).build())
-                        .toList())
+                .putAuthScheme(new UnsignedPayloadScheme())
+                .authSchemeProvider(new SameAuthScheme())
+                .endpointProvider(new SameEndpoint())
                 // Recent SDKs add CRC trailers (aws-chunked) by default, which R2 and S3Proxy do not all
                 // accept; integrity comes from our own Content-MD5 instead.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                .httpClientBuilder(Apache5HttpClient.builder()
-                        .maxConnections(2 * p + 2)
-                        .expectContinueEnabled(false)
-                        .connectionTimeout(Duration.ofSeconds(10))
-                        .socketTimeout(Duration.ofSeconds(120)))
+                .applyMutation(b -> httpClient(b, settings))
                 // Throttling (429/503), other 5xx and dropped connections are retried with
                 // exponential backoff and jitter, five tries in all.
                 .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(5).build()))
                 .build();
-        return new ObjectStore(settings, s3, p, new Md5Cache(md5CacheFile));
+        return new ObjectStore(settings, s3, p, md5s);
+    }
+
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration READ_TIMEOUT = Duration.ofSeconds(120);
+
+    /**
+     * Over http (local stores) the connections come from {@link WideWriteConnection}: bodies reach
+     * the socket in large writes, and no TLS context is built (loading the JDK's CA certificates
+     * is a tenth of a second of start-up that plain http never uses). Over https the SDK's own.
+     */
+    private static void httpClient(S3ClientBuilder b, StoreSettings settings) {
+        if ("http".equalsIgnoreCase(settings.endpoint().getScheme())) {
+            b.httpClient(UrlConnectionHttpClient.create(uri -> WideWriteConnection.open(uri, CONNECT_TIMEOUT, READ_TIMEOUT)));
+        } else {
+            b.httpClientBuilder(UrlConnectionHttpClient.builder().connectionTimeout(CONNECT_TIMEOUT).socketTimeout(READ_TIMEOUT));
+        }
+    }
+
+    /**
+     * The parameters of S3's endpoint rules that vary from request to request are the object key,
+     * prefix, copy source and keys to delete, and the rules read none of them (they read the
+     * bucket, region, endpoint and flags): so one answer per bucket and operation is the answer
+     * for every request. Without this the whole rule set ran twice per request (for the auth
+     * scheme and for the endpoint), a sixth of the SDK's work per photo.
+     */
+    private static List<Object> rulesKey(Object operation, software.amazon.awssdk.regions.Region region, String bucket, Boolean useFips,
+            Boolean useDualStack, String endpoint, Boolean forcePathStyle, Boolean accelerate, Boolean useGlobalEndpoint,
+            Boolean useObjectLambdaEndpoint, Boolean disableAccessPoints, Boolean disableMultiRegionAccessPoints, Boolean useArnRegion,
+            Boolean useS3ExpressControlEndpoint, Boolean disableS3ExpressSessionAuth) {
+        return java.util.Arrays.asList(operation, region, bucket, useFips, useDualStack, endpoint, forcePathStyle, accelerate,
+                useGlobalEndpoint, useObjectLambdaEndpoint, disableAccessPoints, disableMultiRegionAccessPoints, useArnRegion,
+                useS3ExpressControlEndpoint, disableS3ExpressSessionAuth);
+    }
+
+    /** S3's auth scheme (SigV4, from the endpoint rules) without payload signing, resolved once per bucket and operation. */
+    static final class SameAuthScheme implements S3AuthSchemeProvider {
+        private final S3AuthSchemeProvider rules = S3AuthSchemeProvider.defaultProvider();
+        private final Map<List<Object>, List<AuthSchemeOption>> known = new ConcurrentHashMap<>();
+
+        @Override
+        public List<AuthSchemeOption> resolveAuthScheme(S3AuthSchemeParams p) {
+            List<Object> key = rulesKey(p.operation(), p.region(), p.bucket(), p.useFips(), p.useDualStack(), p.endpoint(), p.forcePathStyle(),
+                    p.accelerate(), p.useGlobalEndpoint(), p.useObjectLambdaEndpoint(), p.disableAccessPoints(),
+                    p.disableMultiRegionAccessPoints(), p.useArnRegion(), p.useS3ExpressControlEndpoint(), p.disableS3ExpressSessionAuth());
+            return known.computeIfAbsent(key, k -> rules.resolveAuthScheme(p).stream()
+                    .map(o -> o.toBuilder().putSignerProperty(AwsV4FamilyHttpSigner.PAYLOAD_SIGNING_ENABLED, false).build())
+                    .toList());
+        }
+    }
+
+    /** S3's endpoint rules, evaluated once per bucket (see {@link #rulesKey}). */
+    static final class SameEndpoint implements S3EndpointProvider {
+        private final S3EndpointProvider rules = S3EndpointProvider.defaultProvider();
+        private final Map<List<Object>, CompletableFuture<Endpoint>> known = new ConcurrentHashMap<>();
+
+        @Override
+        public CompletableFuture<Endpoint> resolveEndpoint(S3EndpointParams p) {
+            List<Object> key = rulesKey(null, p.region(), p.bucket(), p.useFips(), p.useDualStack(), p.endpoint(), p.forcePathStyle(),
+                    p.accelerate(), p.useGlobalEndpoint(), p.useObjectLambdaEndpoint(), p.disableAccessPoints(),
+                    p.disableMultiRegionAccessPoints(), p.useArnRegion(), p.useS3ExpressControlEndpoint(), p.disableS3ExpressSessionAuth());
+            CompletableFuture<Endpoint> e = known.computeIfAbsent(key, k -> rules.resolveEndpoint(p));
+            // A failed resolution is not kept: the next request asks the rules again.
+            if (e.isCompletedExceptionally()) known.remove(key, e);
+            return e;
+        }
     }
 
     public StoreSettings settings() {
@@ -126,5 +214,51 @@ public final class ObjectStore implements AutoCloseable {
     @Override
     public void close() {
         s3.close();
+    }
+
+    /**
+     * SigV4 as the SDK does it, except that the payload is never hashed into the signature. Over
+     * https the SDK already sends UNSIGNED-PAYLOAD when payload signing is off; over plain http
+     * (S3Proxy, the sandbox, the tests) it insists on a SHA-256 of every body, a second pass over
+     * every byte on both sides that adds nothing to Content-MD5. The signature covers the method,
+     * path, query and headers, never the scheme: so the request is signed as if it went over https
+     * and sent as it is. Only done where the Host header is the same either way (an explicit,
+     * non-default port, as local stores have); elsewhere the SDK signs as usual.
+     */
+    static final class UnsignedPayloadScheme implements AuthScheme<AwsCredentialsIdentity> {
+        private final AwsV4AuthScheme sigv4 = AwsV4AuthScheme.create();
+
+        @Override
+        public String schemeId() {
+            return sigv4.schemeId();
+        }
+
+        @Override
+        public IdentityProvider<AwsCredentialsIdentity> identityProvider(IdentityProviders providers) {
+            return sigv4.identityProvider(providers);
+        }
+
+        @Override
+        public HttpSigner<AwsCredentialsIdentity> signer() {
+            HttpSigner<AwsCredentialsIdentity> signer = sigv4.signer();
+            return new HttpSigner<>() {
+                @Override
+                public SignedRequest sign(SignRequest<? extends AwsCredentialsIdentity> request) {
+                    SdkHttpRequest http = request.request();
+                    if (!asIfHttps(http)) return signer.sign(request);
+                    SignedRequest signed = signer.sign(request.copy(b -> b.request(http.toBuilder().protocol("https").build())));
+                    return signed.copy(b -> b.request(signed.request().toBuilder().protocol(http.protocol()).port(http.port()).build()));
+                }
+
+                @Override
+                public CompletableFuture<AsyncSignedRequest> signAsync(AsyncSignRequest<? extends AwsCredentialsIdentity> request) {
+                    return signer.signAsync(request);
+                }
+            };
+        }
+
+        private static boolean asIfHttps(SdkHttpRequest http) {
+            return "http".equals(http.protocol()) && http.port() != 80 && http.port() != 443 && http.port() > 0;
+        }
     }
 }

@@ -8,7 +8,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,13 +29,17 @@ import software.amazon.awssdk.services.s3.model.UploadPartResponse;
  * The transfer engine: sends exactly the new and changed items of an {@link UploadPlan},
  * verified. Each PUT and each part carries a Content-MD5 header, so the store rejects damaged
  * bytes, and the ETag it answers is compared with the local MD5. Files from {@link #PART_SIZE}
- * go up in parts of that size (as boto3 does, so their ETags can be recomputed), with the whole
- * file's MD5 in the object's "md5" metadata for the next plan.
+ * go up in parts of that size (as boto3 does), started first so that they do not finish last;
+ * the multipart ETag the store answers must be the one computed from the parts' MD5s, and is
+ * remembered for the next plan. Every byte is read once and hashed once (MD5), while it is sent.
  */
 public final class ObjectTransfer {
     /** Files of at least this size go up in parts of this size. */
     public static final long PART_SIZE = 8L * 1024 * 1024;
-    /** User metadata key holding the whole file's MD5 (hex) on multipart objects: header x-amz-meta-md5. */
+    /**
+     * User metadata key that earlier versions of the kit wrote on multipart objects with the whole
+     * file's MD5 (hex), header x-amz-meta-md5: still read by the plan, no longer written.
+     */
     public static final String MD5_METADATA = "md5";
 
     /** What sending a plan did. {@code failed}: key → reason, in plan order. */
@@ -68,22 +74,26 @@ public final class ObjectTransfer {
         int sentFiles = 0;
         long sentBytes = 0;
         try {
-            List<Future<Long>> futures = new ArrayList<>();
-            for (UploadPlan.Item item : send) {
-                futures.add(files.submit(() -> item.size() >= PART_SIZE
+            // The big files first: their parts then spread over every connection from the start,
+            // instead of one large file still going when everything else is done.
+            List<UploadPlan.Item> order = new ArrayList<>(send);
+            order.sort(Comparator.comparingLong((UploadPlan.Item i) -> i.size() >= PART_SIZE ? -i.size() : 0));
+            Map<UploadPlan.Item, Future<Long>> futures = new IdentityHashMap<>();
+            for (UploadPlan.Item item : order) {
+                futures.put(item, files.submit(() -> item.size() >= PART_SIZE
                         ? putMultipart(item, permits, parts, progress)
                         : putSingle(item, permits, progress)));
             }
-            for (int i = 0; i < send.size(); i++) {
+            for (UploadPlan.Item item : send) {
                 try {
-                    sentBytes += futures.get(i).get();
+                    sentBytes += futures.get(item).get();
                     sentFiles++;
                     CrashPoint.reach("upload.object");
                 } catch (ExecutionException e) {
-                    failed.put(send.get(i).key(), StoreErrors.reason(e.getCause(), settings));
+                    failed.put(item.key(), StoreErrors.reason(e.getCause(), settings));
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    failed.put(send.get(i).key(), "interrupted");
+                    failed.put(item.key(), "interrupted");
                 }
             }
         } finally {
@@ -115,42 +125,57 @@ public final class ObjectTransfer {
         return length;
     }
 
+    /** A part sent: what CompleteMultipartUpload needs, and the MD5 of its bytes. */
+    private record PartDone(CompletedPart part, byte[] md5) {}
+
     /**
      * A multipart upload in parts of {@link #PART_SIZE}, sent in parallel, each with Content-MD5
-     * and its ETag checked. On failure the upload is aborted (the store frees the parts).
+     * and its ETag checked, then the object's ETag checked against the parts' MD5s. On failure
+     * the upload is aborted (the store frees the parts).
      */
     private long putMultipart(UploadPlan.Item item, Semaphore permits, ExecutorService partPool, ProgressBar progress) throws Exception {
-        long size = Files.size(item.file());
+        Md5Cache.Stamp before = Md5Cache.stamp(item.file());
+        long size = before.size();
         if (size != item.size()) {
             throw new KitException(item.file() + " changed size since the plan (" + item.size() + " -> " + size + " bytes)",
                     "run the upload again: it plans afresh");
         }
-        String wholeMd5 = md5s.md5(item.file());
         String uploadId = s3.createMultipartUpload(b -> b.bucket(settings.bucket()).key(item.key())
-                .contentType(item.contentType()).metadata(Map.of(MD5_METADATA, wholeMd5))).uploadId();
+                .contentType(item.contentType())).uploadId();
         try {
             int count = (int) ((size + PART_SIZE - 1) / PART_SIZE);
-            List<Future<CompletedPart>> futures = new ArrayList<>();
+            List<Future<PartDone>> futures = new ArrayList<>();
             for (int n = 1; n <= count; n++) {
                 int partNumber = n;
                 futures.add(partPool.submit(() -> putPart(item, uploadId, partNumber, permits, progress)));
             }
             List<CompletedPart> done = new ArrayList<>();
-            for (Future<CompletedPart> f : futures) done.add(await(f));
-            s3.completeMultipartUpload(b -> b.bucket(settings.bucket()).key(item.key()).uploadId(uploadId)
-                    .multipartUpload(m -> m.parts(done)));
+            List<byte[]> partMd5s = new ArrayList<>();
+            for (Future<PartDone> f : futures) {
+                PartDone p = await(f);
+                done.add(p.part());
+                partMd5s.add(p.md5());
+            }
+            String expected = Checksums.multipartEtag(partMd5s);
+            String etag = Checksums.unquote(s3.completeMultipartUpload(b -> b.bucket(settings.bucket()).key(item.key()).uploadId(uploadId)
+                    .multipartUpload(m -> m.parts(done))).eTag());
+            if (etag != null && Checksums.isMultipartEtag(etag) && !etag.equals(expected)) {
+                throw new KitException(item.key() + ": the store answered ETag " + etag + " for parts whose ETag is " + expected,
+                        "the object may be damaged; run the upload again (it will be re-sent)");
+            }
+            if (before.equals(Md5Cache.stamp(item.file()))) md5s.rememberMultipart(item.file(), before, expected, PART_SIZE);
             return size;
         } catch (Exception | Error e) {
             try {
                 s3.abortMultipartUpload(b -> b.bucket(settings.bucket()).key(item.key()).uploadId(uploadId));
             } catch (SdkException ignored) {
-                // The store drops unfinished uploads itself after a while (R2: 7 days).
+                // The store drops unfinished uploads itself after a while (R2: 7 days); a completed one cannot be aborted.
             }
             throw e;
         }
     }
 
-    private CompletedPart putPart(UploadPlan.Item item, String uploadId, int partNumber, Semaphore permits, ProgressBar progress) throws Exception {
+    private PartDone putPart(UploadPlan.Item item, String uploadId, int partNumber, Semaphore permits, ProgressBar progress) throws Exception {
         byte[] buf = BUFFER.get();
         int length = readInto(item.file(), (partNumber - 1) * PART_SIZE, buf, (int) Math.min(PART_SIZE, item.size() - (partNumber - 1) * PART_SIZE));
         byte[] md5 = Checksums.md5(buf, 0, length);
@@ -165,7 +190,7 @@ public final class ObjectTransfer {
         }
         checkEtag(item.key() + " part " + partNumber, Checksums.unquote(r.eTag()), HexFormat.of().formatHex(md5));
         if (progress != null) progress.advance(length);
-        return CompletedPart.builder().partNumber(partNumber).eTag(r.eTag()).build();
+        return new PartDone(CompletedPart.builder().partNumber(partNumber).eTag(r.eTag()).build(), md5);
     }
 
     /**

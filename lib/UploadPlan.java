@@ -24,9 +24,10 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  *
  * <p>"Same content" is decided without downloading anything: same size, and the same MD5. The
  * MD5 of an object comes from the bucket listing (the ETag of a single-part object is its MD5),
- * or, for a multipart object, from its "md5" user metadata (written by {@link ObjectTransfer}),
- * rclone's "md5chksum" metadata, or the multipart ETag recomputed locally with 8 MiB parts (what
- * boto3, the earlier Python pipeline's client, used).
+ * or, for a multipart object, from the multipart ETag recomputed locally with 8 MiB parts (the
+ * kit's {@link ObjectTransfer#PART_SIZE}, and what boto3, the earlier Python pipeline's client,
+ * used; the upload remembers it, so a re-run reads nothing), else from the "md5" user metadata
+ * (written by earlier versions of the kit) or rclone's "md5chksum" metadata.
  *
  * @param alsoListed the keys asked about besides the wanted ones (registered files missing locally)
  *                   that the bucket listing showed: they are in the bucket, though not on this computer
@@ -65,8 +66,9 @@ public record UploadPlan(StoreSettings settings, List<Item> items, java.util.Set
 
     /**
      * Compares {@code wanted} with the bucket. Lists each key prefix once (one request per 1000
-     * objects); only multipart objects of the same size cost a HEAD. Local MD5s are computed only
-     * where sizes match, on up to {@code parallel} threads.
+     * objects); only a multipart object of the same size whose ETag is not the kit's costs a HEAD.
+     * Local MD5s are computed only where sizes match and the cache does not know them, on up to
+     * {@code parallel} threads.
      */
     static UploadPlan make(S3Client s3, StoreSettings settings, List<Wanted> wanted, List<String> alsoAsk, Md5Cache md5s, int parallel) {
         List<String> keys = new ArrayList<>(alsoAsk);
@@ -93,21 +95,29 @@ public record UploadPlan(StoreSettings settings, List<Item> items, java.util.Set
         long size = Files.size(w.file());
         if (r == null) return new Item(w.key(), w.file(), w.contentType(), size, Action.NEW, "not in bucket");
         if (r.size() != size) return new Item(w.key(), w.file(), w.contentType(), size, Action.CHANGED, "size differs");
-        String local = md5s.md5(w.file());
         String how;
         boolean same;
         if (Checksums.isMd5(r.etag())) {
             how = "etag";
-            same = local.equals(r.etag());
+            same = md5s.md5(w.file()).equals(r.etag());
         } else {
-            // A multipart object: its ETag is not the content's MD5. Ask for the metadata instead.
-            String meta = metadataMd5(s3, settings, w.key());
-            if (meta != null) {
-                how = "md5 metadata";
-                same = local.equals(meta);
-            } else {
+            // A multipart object: its ETag is the MD5 of its parts' MD5s. Sent by the kit (parts of
+            // PART_SIZE), the same ETag computed locally (or remembered from the upload) proves the
+            // same bytes, with no request; otherwise the MD5 some tools keep in the metadata decides.
+            int parts = (int) Math.max(1, (size + ObjectTransfer.PART_SIZE - 1) / ObjectTransfer.PART_SIZE);
+            boolean ourParts = Checksums.isMultipartEtag(r.etag()) && r.etag().endsWith("-" + parts);
+            if (ourParts && md5s.multipartEtag(w.file(), ObjectTransfer.PART_SIZE).equals(r.etag())) {
                 how = "multipart etag";
-                same = r.etag().equals(Checksums.multipartEtag(w.file(), ObjectTransfer.PART_SIZE));
+                same = true;
+            } else {
+                String meta = metadataMd5(s3, settings, w.key());
+                if (meta != null) {
+                    how = "md5 metadata";
+                    same = md5s.md5(w.file()).equals(meta);
+                } else {
+                    how = "multipart etag";
+                    same = false;
+                }
             }
         }
         return new Item(w.key(), w.file(), w.contentType(), size, same ? Action.UNCHANGED : Action.CHANGED, how + (same ? "" : " differs"));

@@ -166,6 +166,8 @@ public final class UploadStep implements Step<UploadStep.Plan, UploadStep.Result
     }
 
     private final Options options;
+    /** The client that made the last plan of an upload that sends something, for its apply; null otherwise. */
+    private ObjectStore kept;
 
     public UploadStep(Options options) {
         this.options = options;
@@ -206,10 +208,20 @@ public final class UploadStep implements Step<UploadStep.Plan, UploadStep.Result
                     Count.NONE, items, reg.missing(), jobs(ledger, index, items, reg.missing()));
         }
         StoreSettings settings = StoreSettings.from(ctx.config());
+        closeKept();
+        // A dry run reads the MD5 cache but never writes it: it changes nothing.
+        ObjectStore store = ObjectStore.open(settings, options.parallel(),
+                ctx.dryRun() ? Md5Cache.readOnly(md5Cache(ctx)) : Md5Cache.at(md5Cache(ctx)));
         UploadPlan compared;
-        try (ObjectStore store = ObjectStore.open(settings, options.parallel(), md5Cache(ctx))) {
+        try {
             compared = store.plan(reg.wanted(), missingKeys);
+        } catch (RuntimeException | Error e) {
+            store.close();
+            throw e;
         }
+        // The client that made the plan carries it out (apply follows at once): set up once per run.
+        if (!ctx.dryRun() && !compared.toSend().isEmpty()) kept = store;
+        else store.close();
         List<Item> items = new ArrayList<>();
         for (UploadPlan.Item i : compared.items()) {
             items.add(new Item(i.key(), i.file().toString(), i.contentType(), i.size(), i.action().name().toLowerCase(), i.why()));
@@ -241,10 +253,17 @@ public final class UploadStep implements Step<UploadStep.Plan, UploadStep.Result
                     UploadPlan.Action.valueOf(i.action().toUpperCase()), i.why()));
         }
         ObjectTransfer.Outcome outcome = new ObjectTransfer.Outcome(0, 0, Map.of(), 0);
+        ObjectStore planned = kept;
+        kept = null;
         if (send.isEmpty()) {
+            if (planned != null) planned.close();
             ctx.console().ok("Everything registered is already in the bucket: nothing to send.");
         } else {
-            try (ObjectStore store = ObjectStore.open(settings, options.parallel(), md5Cache(ctx));
+            if (planned != null && !planned.settings().equals(settings)) {
+                planned.close();
+                planned = null;
+            }
+            try (ObjectStore store = planned != null ? planned : ObjectStore.open(settings, options.parallel(), md5Cache(ctx));
                  ProgressBar bar = ctx.console().progress("Uploading", plan.toSend().bytes(), true)) {
                 outcome = store.execute(new UploadPlan(settings, send, Set.of()), bar);
             }
@@ -285,6 +304,11 @@ public final class UploadStep implements Step<UploadStep.Plan, UploadStep.Result
         }
         return new Result(outcome.sentFiles(), outcome.sentBytes(), Math.round(outcome.seconds() * 1000) / 1000.0, failed,
                 uploaded, held, failures);
+    }
+
+    private void closeKept() {
+        if (kept != null) kept.close();
+        kept = null;
     }
 
     private static Path md5Cache(KitContext ctx) {

@@ -20,7 +20,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.endpoints.AwsEndpointAttribute;
+import software.amazon.awssdk.awscore.endpoints.authscheme.SigV4AuthScheme;
+import software.amazon.awssdk.endpoints.Endpoint;
 import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.endpoints.S3EndpointParams;
+import software.amazon.awssdk.services.s3.endpoints.S3EndpointProvider;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 
@@ -217,7 +222,7 @@ class UploadToR2Test {
     }
 
     @Test
-    void bigFilesGoInVerifiedPartsAndTheirMd5MetadataIsUsedNextTime(@TempDir Path dir) throws Exception {
+    void bigFilesGoInVerifiedPartsAndTheirMultipartEtagIsUsedNextTime(@TempDir Path dir) throws Exception {
         Archive a = archive(dir);
         String bucket = newBucket();
         byte[] scan = bytes(17 * 1024 * 1024 + 123);
@@ -225,18 +230,80 @@ class UploadToR2Test {
         ObjectNode done = run(a, bucket, true);
         assertEquals(0, done.at("/result/failed").size(), done.toString());
         assertArrayEquals(scan, Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
+        String etag = Checksums.multipartEtag(a.photo("Image 001_compress.jpg"), ObjectTransfer.PART_SIZE);
         try (S3Client s3 = s3()) {
             HeadObjectResponse head = s3.headObject(b -> b.bucket(bucket).key("raw_photos/Image 001_compress.jpg"));
             assertTrue(head.eTag().contains("-3"), "sent in 3 parts of 8 MiB: " + head.eTag());
-            assertEquals(Checksums.md5Hex(a.photo("Image 001_compress.jpg")), head.metadata().get(ObjectTransfer.MD5_METADATA));
-            assertEquals(Checksums.multipartEtag(a.photo("Image 001_compress.jpg"), ObjectTransfer.PART_SIZE), head.eTag().replace("\"", ""));
+            assertEquals(etag, head.eTag().replace("\"", ""));
         }
+        // The upload remembered the ETag it computed from the parts it sent: the next plan needs neither a read nor a HEAD.
+        JsonNode cached = JsonFiles.read(a.root().resolve(".kit/upload-md5-cache.json")).at("/files")
+                .get(a.photo("Image 001_compress.jpg").toAbsolutePath().normalize().toString());
+        assertEquals(etag, cached.get("multipart_etag").asText(), cached.toString());
         ObjectNode again = run(a, bucket, false);
         JsonNode item = again.at("/plan/items").get(0);
         assertEquals("raw_photos/Image 001_compress.jpg", item.get("key").asText());
         assertEquals("unchanged", item.get("action").asText());
-        assertEquals("md5 metadata", item.get("why").asText());
+        assertEquals("multipart etag", item.get("why").asText());
         assertEquals(0, again.at("/plan/to_send/bytes").asLong());
+
+        // same size, one byte different: the multipart ETag computed afresh tells
+        scan[9_000_000] ^= 0x20;
+        Files.write(a.photo("Image 001_compress.jpg"), scan);
+        assertEquals(List.of("raw_photos/Image 001_compress.jpg"), keys(run(a, bucket, false), "changed"));
+    }
+
+    @Test
+    void aMultipartObjectSentByAnotherToolIsComparedByItsMd5Metadata(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        byte[] scan = bytes(11 * 1024 * 1024);
+        Files.write(a.photo("Image 001_compress.jpg"), scan);
+        String key = "raw_photos/Image 001_compress.jpg";
+        // As rclone (5 MiB parts, MD5 in "md5chksum") or an earlier kit ("md5") leaves it: its ETag is not ours.
+        try (S3Client s3 = s3()) {
+            String md5 = Checksums.md5Hex(a.photo("Image 001_compress.jpg"));
+            String id = s3.createMultipartUpload(b -> b.bucket(bucket).key(key).metadata(Map.of(ObjectTransfer.MD5_METADATA, md5))).uploadId();
+            List<software.amazon.awssdk.services.s3.model.CompletedPart> parts = new ArrayList<>();
+            int part = 5 * 1024 * 1024;
+            for (int n = 0; n * part < scan.length; n++) {
+                int from = n * part, pn = n + 1;
+                byte[] chunk = java.util.Arrays.copyOfRange(scan, from, Math.min(scan.length, from + part));
+                String e = s3.uploadPart(b -> b.bucket(bucket).key(key).uploadId(id).partNumber(pn),
+                        software.amazon.awssdk.core.sync.RequestBody.fromBytes(chunk)).eTag();
+                parts.add(software.amazon.awssdk.services.s3.model.CompletedPart.builder().partNumber(pn).eTag(e).build());
+            }
+            s3.completeMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(id).multipartUpload(m -> m.parts(parts)));
+        }
+        JsonNode item = run(a, bucket, false).at("/plan/items").get(0);
+        assertEquals(key, item.get("key").asText());
+        assertEquals("unchanged", item.get("action").asText(), item.toString());
+        assertEquals("md5 metadata", item.get("why").asText());
+        scan[1] ^= 1;
+        Files.write(a.photo("Image 001_compress.jpg"), scan);
+        item = run(a, bucket, false).at("/plan/items").get(0);
+        assertEquals("changed", item.get("action").asText(), item.toString());
+        assertEquals("md5 metadata differs", item.get("why").asText());
+    }
+
+    @Test
+    void aDryRunWritesNoMd5Cache(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        run(a, bucket, true);
+        Path cache = a.root().resolve(".kit/upload-md5-cache.json");
+        Files.delete(cache);
+        // Same sizes in the bucket: the plan hashes every local file to compare, and must not keep what it computed.
+        ObjectNode dry = run(a, bucket, false);
+        assertEquals(5, dry.at("/plan/unchanged/files").asInt(), dry.toString());
+        assertFalse(Files.exists(cache), "a dry run writes nothing, not even the MD5 cache in .kit/");
+        // A cache that is there is used and left as it was.
+        run(a, bucket, true);
+        byte[] before = Files.readAllBytes(cache);
+        Files.write(a.crops().resolve("inbox_0123456789ab.jpg"), bytes(7000)); // same size, new content: hashed again
+        ObjectNode dry2 = run(a, bucket, false);
+        assertEquals(List.of("crops/inbox_0123456789ab.jpg"), keys(dry2, "changed"));
+        assertArrayEquals(before, Files.readAllBytes(cache), "the dry run left the cache byte for byte");
     }
 
     @Test
@@ -253,6 +320,8 @@ class UploadToR2Test {
             assertEquals(3, proxy.uploadPartsSeen(), "2 parts, one of them sent twice");
             assertEquals(3 + 4, proxy.puts(), "3 part requests and 4 small files");
             assertEquals(proxy.puts(), proxy.putsWithContentMd5(), "every PUT carries Content-MD5, so the store checks the bytes");
+            // issue 13: over plain http the SDK used to hash every body again (SHA-256) into the signature
+            assertEquals(proxy.puts(), proxy.putsWithUnsignedPayload(), "no PUT body is hashed into the signature: Content-MD5 checks it");
         }
         assertArrayEquals(scan, Files.readAllBytes(stored(bucket, "raw_photos/Image 001_compress.jpg")));
     }
@@ -276,6 +345,40 @@ class UploadToR2Test {
         assertFalse(Files.exists(stored(bucket, "raw_photos/Image 001_compress.jpg")), "no half object left behind");
         String text = out.toString(StandardCharsets.UTF_8);
         assertTrue(text.contains("1 file(s) could not be uploaded") && text.contains("run again"), text);
+    }
+
+    /**
+     * The client remembers S3's endpoint-rules answer per bucket instead of evaluating the rules
+     * for every request: for R2's account endpoint (bucket in the host name), a custom https
+     * domain and a local store (bucket in the path) it must be the rules' own answer, whatever the key.
+     */
+    @Test
+    void theRememberedEndpointIsTheRulesOwnAnswerForEveryKey() {
+        String[][] cases = {
+            {"https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com", "false", "https://photos.0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"},
+            {"https://r2.example.org", "true", "https://r2.example.org/photos"},
+            {store.endpoint(), "true", store.endpoint() + "/photos"}};
+        for (String[] c : cases) {
+            ObjectStore.SameEndpoint remembered = new ObjectStore.SameEndpoint();
+            for (String key : List.of("raw_photos/a.jpg", "crops/inbox_0001.jpg", "raw_photos/B\u00e9atrice \u00e0 Rhodes.png")) {
+                S3EndpointParams p = S3EndpointParams.builder().region(Region.of("auto")).bucket("photos").endpoint(c[0])
+                        .forcePathStyle(Boolean.parseBoolean(c[1])).key(key).build();
+                Endpoint rules = S3EndpointProvider.defaultProvider().resolveEndpoint(p).join();
+                Endpoint got = remembered.resolveEndpoint(p).join();
+                assertEquals(c[2], got.url().toString(), c[0]);
+                assertEquals(rules.url(), got.url(), c[0] + " " + key);
+                assertEquals(authSchemes(rules), authSchemes(got), c[0] + " " + key);
+                assertEquals("[sigv4 s3 auto]", authSchemes(got), c[0]);
+            }
+        }
+    }
+
+    static String authSchemes(Endpoint e) {
+        List<String> out = new ArrayList<>();
+        for (var s : e.attribute(AwsEndpointAttribute.AUTH_SCHEMES)) {
+            out.add(s instanceof SigV4AuthScheme v4 ? s.name() + " " + v4.signingName() + " " + v4.signingRegion() : s.name());
+        }
+        return out.toString().replace(", ", "; ");
     }
 
     @Test

@@ -34,6 +34,7 @@ public final class FailingS3Proxy implements AutoCloseable {
     private final AtomicInteger uploadPartsFailed = new AtomicInteger();
     private final AtomicInteger puts = new AtomicInteger();
     private final AtomicInteger putsWithContentMd5 = new AtomicInteger();
+    private final AtomicInteger putsWithUnsignedPayload = new AtomicInteger();
     private final java.util.List<Long> failureMillis = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
 
     public FailingS3Proxy(int targetPort) throws IOException {
@@ -73,6 +74,11 @@ public final class FailingS3Proxy implements AutoCloseable {
         return putsWithContentMd5.get();
     }
 
+    /** PUT requests whose body was not hashed into the signature (x-amz-content-sha256: UNSIGNED-PAYLOAD). */
+    public int putsWithUnsignedPayload() {
+        return putsWithUnsignedPayload.get();
+    }
+
     /** When each injected failure happened (System.currentTimeMillis), to check the client backs off. */
     public java.util.List<Long> failureMillis() {
         synchronized (failureMillis) {
@@ -109,6 +115,7 @@ public final class FailingS3Proxy implements AutoCloseable {
             if (method.equals("PUT")) {
                 puts.incrementAndGet();
                 if (head.toLowerCase(Locale.ROOT).contains("\r\ncontent-md5:")) putsWithContentMd5.incrementAndGet();
+                if (head.toLowerCase(Locale.ROOT).contains("\r\nx-amz-content-sha256: unsigned-payload\r\n")) putsWithUnsignedPayload.incrementAndGet();
             }
             boolean uploadPart = method.equals("PUT") && target.contains("partNumber=") && target.contains("uploadId=");
             if (uploadPart) {
