@@ -53,7 +53,12 @@ public final class EmbeddingStore {
     /** The model of every face in the legacy file: InsightFace buffalo_l's ArcFace ResNet-50. */
     public static final String LEGACY_MODEL = "w600k_r50";
 
+    /** Where the converted copy of the legacy file lives (see {@link #openConverting}). */
+    public static final String CONVERTED_FOLDER = "embeddings.npy.converted";
+
     private final Path dataDir;
+    /** The folder of segments: data/embeddings/, or the legacy file's converted copy. */
+    private final Path folder;
     /** face id → face, in store order. */
     private final LinkedHashMap<String, Face> faces = new LinkedHashMap<>();
     /** face id → its JSON line (keeps the legacy doubles and any field the kit does not know). */
@@ -67,20 +72,46 @@ public final class EmbeddingStore {
     private int firstStaleSegment = -1;
 
     private EmbeddingStore(Path dataDir) {
-        this.dataDir = dataDir;
+        this(dataDir, dataDir.resolve(FOLDER));
     }
+
+    private EmbeddingStore(Path dataDir, Path folder) {
+        this.dataDir = dataDir;
+        this.folder = folder;
+    }
+
+    /** Whether opening an archive that only has the legacy file may write that file's converted copy. */
+    public enum Conversion { READ_ONLY, CONVERT }
 
     /** The store in dataDir; if it does not exist yet but a legacy dataDir/embeddings.npy does, that file is
      *  read (faces tagged model "w600k_r50"); else an empty store. Bad files -> KitException naming the file. */
     public static EmbeddingStore open(Path dataDir) {
+        return open(dataDir, Conversion.READ_ONLY);
+    }
+
+    /**
+     * As {@link #open(Path)}; with {@link Conversion#CONVERT}, an archive that only has the legacy
+     * embeddings.npy gets (or refreshes) its converted copy, so the next open reads segments instead of
+     * the pickle. A valid converted copy is read in either mode.
+     *
+     * <p>Which one is the truth: while data/embeddings/manifest.json does not exist, embeddings.npy is,
+     * and data/embeddings.npy.converted/ is only a cache of it, in the store's own segment layout:
+     * used only while its recorded fingerprint (size, modification and change times, file number,
+     * SHA-256) still matches the file, rebuilt otherwise, deletable at any time, never a source for
+     * anything else (the first {@link #append} copies the faces into the store proper and removes it).
+     * Once the store exists it is the truth and embeddings.npy is not read at all.
+     */
+    public static EmbeddingStore open(Path dataDir, Conversion conversion) {
         EmbeddingStore s = new EmbeddingStore(dataDir);
         Path manifestFile = s.folder().resolve(MANIFEST);
         if (Files.isRegularFile(manifestFile)) {
             s.loadSegments(manifestFile);
         } else if (Files.isRegularFile(dataDir.resolve(LEGACY_FILE))) {
             s.fromLegacy = true;
+            s.loadLegacy(conversion);
             s.manifest = newManifest();
-            for (LegacyEmbeddings.LegacyFace lf : LegacyEmbeddings.read(dataDir.resolve(LEGACY_FILE))) s.put(lf.face(), lf.meta());
+            s.segmentIds = new ArrayList<>();
+            s.firstStaleSegment = -1;
         } else {
             s.manifest = newManifest();
         }
@@ -88,7 +119,81 @@ public final class EmbeddingStore {
     }
 
     public Path folder() {
-        return dataDir.resolve(FOLDER);
+        return folder;
+    }
+
+    /** The legacy file's faces: from its converted copy when that still matches the file, else parsed (and, to CONVERT, copied). */
+    private void loadLegacy(Conversion conversion) {
+        Path legacy = dataDir.resolve(LEGACY_FILE);
+        Path convertedFolder = dataDir.resolve(CONVERTED_FOLDER);
+        ObjectNode quick = LegacyEmbeddings.fingerprint(legacy);
+        ObjectNode recorded = null;
+        Path convertedManifest = convertedFolder.resolve(MANIFEST);
+        try {
+            if (Files.isRegularFile(convertedManifest)) recorded = JsonFiles.readObject(convertedManifest);
+        } catch (IOException | RuntimeException e) {
+            recorded = null; // a damaged cache is rebuilt, never trusted
+        }
+        boolean copyBroken = false;
+        if (recorded != null && LegacyEmbeddings.sameFile(recorded.path("source"), quick)) {
+            try {
+                loadSegments(convertedFolder, recorded);
+                return;
+            } catch (KitException e) {
+                // A damaged copy: the pickle is read instead, and the copy rebuilt.
+                copyBroken = true;
+                faces.clear();
+                meta.clear();
+                segmentIds = new ArrayList<>();
+            }
+        }
+        LegacyEmbeddings.Parsed parsed = LegacyEmbeddings.readWithHash(legacy);
+        for (LegacyEmbeddings.LegacyFace lf : parsed.faces()) put(lf.face(), lf.meta());
+        if (conversion != Conversion.CONVERT || parsed.faces().isEmpty()) return;
+        ObjectNode source = quick.deepCopy();
+        source.put("sha256", parsed.sha256());
+        if (!copyBroken && recorded != null && parsed.sha256().equals(recorded.path("source").path("sha256").asText())) {
+            // Same bytes under a new fingerprint (a copy, a restore): the copy is still right, only its record is refreshed.
+            ObjectNode refreshed = recorded.deepCopy();
+            refreshed.set("source", source);
+            try {
+                JsonFiles.write(convertedManifest, refreshed);
+                return;
+            } catch (IOException e) {
+                return; // only a cache: the next run tries again
+            }
+        }
+        writeConverted(convertedFolder, source);
+    }
+
+    /**
+     * The converted copy: segment files first, then its manifest (atomically, naming them and the
+     * source's fingerprint), then the old segments go. A crash at any point leaves either the old
+     * manifest (whose fingerprint no longer matches: rebuilt) or the new one; segments no manifest
+     * lists are removed by the next conversion. Failing to write it is not an error: it is a cache.
+     */
+    private void writeConverted(Path convertedFolder, ObjectNode source) {
+        EmbeddingStore copy = new EmbeddingStore(dataDir, convertedFolder);
+        try {
+            Files.createDirectories(convertedFolder);
+            List<ObjectNode> old = new ArrayList<>();
+            Path m = convertedFolder.resolve(MANIFEST);
+            try {
+                if (Files.isRegularFile(m)) JsonFiles.readObject(m).path("segments").forEach(n -> old.add((ObjectNode) n));
+            } catch (IOException | RuntimeException e) {
+                // unreadable: its segments are unlisted files, removed below
+            }
+            List<Face> all = new ArrayList<>(faces.values());
+            ObjectNode next = newManifest();
+            next.put("note", "a converted copy of ../" + LEGACY_FILE + ", which stays the truth; safe to delete");
+            next.set("source", source);
+            next.putArray("segments").add(copy.writeSegment(segmentName(nextSegmentNumber(old)), all,
+                    all.stream().map(f -> meta.get(f.faceId())).toList(), "converted from " + LEGACY_FILE));
+            copy.writeManifest(next);
+            copy.removeUnlisted(next);
+        } catch (IOException e) {
+            // only a cache: the legacy file was read, and the next run tries again
+        }
     }
 
     /** True when the faces were read from the legacy embeddings.npy (nothing written yet). */
@@ -185,6 +290,8 @@ public final class EmbeddingStore {
             // Only now that the new list is durable are the merged segments garbage.
             for (int k = keep; k < segs.size(); k++) deleteSegment(segs.get(k).path("name").asText());
             removeUnlisted(next);
+            // The store proper now holds the legacy faces: their converted copy is no longer read.
+            deleteConvertedCopy();
             manifest = next;
             fromLegacy = false;
             firstStaleSegment = -1;
@@ -228,6 +335,17 @@ public final class EmbeddingStore {
         return true;
     }
 
+    private void deleteConvertedCopy() throws IOException {
+        Path dir = dataDir.resolve(CONVERTED_FOLDER);
+        if (!Files.isDirectory(dir)) return;
+        // The manifest first: a crash part-way leaves unlisted segments, never a listed one missing.
+        Files.deleteIfExists(dir.resolve(MANIFEST));
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) Files.deleteIfExists(f);
+        }
+        Files.deleteIfExists(dir);
+    }
+
     private void deleteSegment(String name) throws IOException {
         Files.deleteIfExists(folder().resolve(name + ".npy"));
         Files.deleteIfExists(folder().resolve(name + ".jsonl"));
@@ -267,6 +385,7 @@ public final class EmbeddingStore {
             // Only now that the new list is durable are the old segments garbage.
             for (JsonNode o : oldSegments) deleteSegment(o.path("name").asText());
             removeUnlisted(next);
+            deleteConvertedCopy();
             segmentIds = new ArrayList<>();
             segmentIds.add(all.stream().map(Face::faceId).toList());
         } catch (IOException e) {
@@ -323,6 +442,11 @@ public final class EmbeddingStore {
         } catch (IOException e) {
             throw new KitException("cannot read " + manifestFile + ": " + e.getMessage(), "check the file's permissions", e);
         }
+        loadSegments(folder(), manifest);
+    }
+
+    private void loadSegments(Path folder, ObjectNode manifest) {
+        Path manifestFile = folder.resolve(MANIFEST);
         JsonNode segs = manifest.path("segments");
         Map<String, Integer> firstSegmentOf = new HashMap<>();
         if (!segs.isArray()) throw badStore(manifestFile, "has no \"segments\" list");
@@ -330,7 +454,7 @@ public final class EmbeddingStore {
             String name = seg.path("name").asText("");
             int count = seg.path("count").asInt(-1), dims = seg.path("dims").asInt(-1);
             if (name.isEmpty() || count < 0 || dims <= 0) throw badStore(manifestFile, "has a segment without name/count/dims: " + seg);
-            Path npy = folder().resolve(name + ".npy"), jsonl = folder().resolve(name + ".jsonl");
+            Path npy = folder.resolve(name + ".npy"), jsonl = folder.resolve(name + ".jsonl");
             float[] matrix = readMatrix(npy, count, dims);
             List<ObjectNode> lines = readLines(jsonl);
             if (lines.size() != count) throw badStore(jsonl, "has " + lines.size() + " faces, " + npy.getFileName() + " has " + count);
