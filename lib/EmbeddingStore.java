@@ -61,8 +61,15 @@ public final class EmbeddingStore {
     private final Path folder;
     /** face id → face, in store order. */
     private final LinkedHashMap<String, Face> faces = new LinkedHashMap<>();
-    /** face id → its JSON line (keeps the legacy doubles and any field the kit does not know). */
-    private final Map<String, ObjectNode> meta = new HashMap<>();
+    /**
+     * face id → its JSON line (keeps the legacy doubles and any field the kit does not know): an
+     * ObjectNode, or a {@link Slice} of the segment's bytes, made a tree only when asked for (matching
+     * reads tens of thousands of faces and needs none of their lines).
+     */
+    private final Map<String, Object> meta = new HashMap<>();
+
+    /** One face's JSON line, still as the bytes it was read from. */
+    private record Slice(byte[] bytes, int start, int end, Path file, int lineNo) {}
     private ObjectNode manifest;
     /** The face ids of each segment listed in the manifest, in file order. */
     private List<List<String>> segmentIds = new ArrayList<>();
@@ -188,7 +195,7 @@ public final class EmbeddingStore {
             next.put("note", "a converted copy of ../" + LEGACY_FILE + ", which stays the truth; safe to delete");
             next.set("source", source);
             next.putArray("segments").add(copy.writeSegment(segmentName(nextSegmentNumber(old)), all,
-                    all.stream().map(f -> meta.get(f.faceId())).toList(), "converted from " + LEGACY_FILE));
+                    all.stream().map(f -> line(f.faceId())).toList(), "converted from " + LEGACY_FILE));
             copy.writeManifest(next);
             copy.removeUnlisted(next);
         } catch (IOException e) {
@@ -241,7 +248,7 @@ public final class EmbeddingStore {
                 // The first write of an archive that only had the legacy file: its faces become segment 1.
                 List<Face> legacy = new ArrayList<>(faces.values());
                 segs.add(writeSegment(segmentName(nextSegmentNumber(segs)), legacy,
-                        legacy.stream().map(f -> meta.get(f.faceId())).toList(), "imported from " + LEGACY_FILE));
+                        legacy.stream().map(f -> line(f.faceId())).toList(), "imported from " + LEGACY_FILE));
                 ids.add(legacy.stream().map(Face::faceId).toList());
             }
             int keep = segs.size(), pending = newFaces.size();
@@ -257,7 +264,7 @@ public final class EmbeddingStore {
             for (int k = keep; k < ids.size(); k++) {
                 for (String id : ids.get(k)) {
                     mergedFaces.put(id, faces.get(id));
-                    mergedLines.put(id, meta.get(id));
+                    mergedLines.put(id, line(id));
                 }
             }
             for (Face f : newFaces) {
@@ -359,7 +366,7 @@ public final class EmbeddingStore {
             List<ObjectNode> lines = new ArrayList<>();
             for (Face f : all) {
                 // Keep what the old line knew beyond the Face fields (legacy doubles are not: the vector changed).
-                ObjectNode old = meta.get(f.faceId());
+                ObjectNode old = line(f.faceId());
                 ObjectNode line = metaOf(f);
                 if (old != null) {
                     old.fields().forEachRemaining(e -> { if (!line.has(e.getKey())) line.set(e.getKey(), e.getValue()); });
@@ -456,20 +463,20 @@ public final class EmbeddingStore {
             if (name.isEmpty() || count < 0 || dims <= 0) throw badStore(manifestFile, "has a segment without name/count/dims: " + seg);
             Path npy = folder.resolve(name + ".npy"), jsonl = folder.resolve(name + ".jsonl");
             float[] matrix = readMatrix(npy, count, dims);
-            List<ObjectNode> lines = readLines(jsonl);
+            List<Line> lines = readLines(jsonl);
             if (lines.size() != count) throw badStore(jsonl, "has " + lines.size() + " faces, " + npy.getFileName() + " has " + count);
             List<String> ids = new ArrayList<>(count);
             int segment = segmentIds.size();
             segmentIds.add(ids);
             for (int i = 0; i < count; i++) {
-                ObjectNode line = lines.get(i);
+                Line line = lines.get(i);
                 float[] mu = Arrays.copyOfRange(matrix, i * dims, (i + 1) * dims);
-                Face f = faceOf(line, mu, jsonl, i + 1);
+                Face f = line.face(mu);
                 ids.add(f.faceId());
                 Integer earlier = firstSegmentOf.putIfAbsent(f.faceId(), segment);
                 // A second row (an older kit's re-run): the later row wins now, and the next append compacts.
                 if (earlier != null && (firstStaleSegment < 0 || earlier < firstStaleSegment)) firstStaleSegment = earlier;
-                put(f, line);
+                put(f, line.slice());
             }
         }
     }
@@ -489,23 +496,102 @@ public final class EmbeddingStore {
     /** Plain doubles are exact here (every number was written from a double), and much quicker than decimals. */
     private static final com.fasterxml.jackson.databind.ObjectMapper LINES = new com.fasterxml.jackson.databind.ObjectMapper();
 
-    private static List<ObjectNode> readLines(Path jsonl) {
-        List<ObjectNode> out = new ArrayList<>();
-        // One streaming parser over the whole file: 100k lines load in a fraction of a second.
-        try (var it = LINES.readerFor(JsonNode.class).<JsonNode>readValues(jsonl.toFile())) {
-            while (it.hasNextValue()) {
-                JsonNode node = it.nextValue();
-                if (!node.isObject()) throw badStore(jsonl, "line " + (out.size() + 1) + " is not a JSON object");
-                out.add((ObjectNode) node);
-            }
-        } catch (java.io.FileNotFoundException | NoSuchFileException e) {
+    /** A face's JSON line as read: the Face fields (mu still to come) and where its bytes are. */
+    private record Line(String faceId, String filename, String filepath, float sigmaSq, float detScore, float[] bbox,
+                        float quality, String model, Slice slice) {
+        Face face(float[] mu) {
+            if (faceId == null) return faceOf(tree(slice), mu, slice.file(), slice.lineNo()); // not the usual shape: the tree decides
+            return new Face(faceId, filename, filepath, mu, sigmaSq, detScore, bbox, quality, model);
+        }
+    }
+
+    /**
+     * The segment's JSON lines, read with one streaming parser over the file's bytes: only the Face
+     * fields are taken out, and each line's bytes are kept for when its whole tree is wanted. A line
+     * whose known fields are not of the usual types is left to {@link #faceOf}, which reads any JSON.
+     */
+    private static List<Line> readLines(Path jsonl) {
+        List<Line> out = new ArrayList<>();
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(jsonl);
+        } catch (NoSuchFileException e) {
             throw badStore(jsonl, "is missing");
+        } catch (IOException e) {
+            throw new KitException("cannot read " + jsonl + ": " + e.getMessage(), "check the file's permissions", e);
+        }
+        try (com.fasterxml.jackson.core.JsonParser p = LINES.getFactory().createParser(bytes)) {
+            com.fasterxml.jackson.core.JsonToken t;
+            while ((t = p.nextToken()) != null) {
+                int lineNo = out.size() + 1;
+                if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+                    p.skipChildren();
+                    throw badStore(jsonl, "line " + lineNo + " is not a JSON object");
+                }
+                int start = (int) p.currentTokenLocation().getByteOffset();
+                Line fields = fields(p);
+                int end = (int) p.currentLocation().getByteOffset();
+                Slice slice = new Slice(bytes, start, end, jsonl, lineNo);
+                out.add(fields == null ? new Line(null, null, null, 0, 0, null, 0, null, slice)
+                        : new Line(fields.faceId(), fields.filename(), fields.filepath(), fields.sigmaSq(), fields.detScore(),
+                                fields.bbox(), fields.quality(), fields.model(), slice));
+            }
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw badStore(jsonl, "is not valid JSON lines (face " + (out.size() + 1) + ": " + e.getOriginalMessage() + ")");
         } catch (IOException e) {
             throw new KitException("cannot read " + jsonl + ": " + e.getMessage(), "check the file's permissions", e);
         }
         return out;
+    }
+
+    /**
+     * The Face fields of the object the parser is at (it ends on the object's END_OBJECT), as {@link #faceOf}
+     * would read them; null when one of them is not of the usual type (a number as face_id, a null, ...).
+     */
+    private static Line fields(com.fasterxml.jackson.core.JsonParser p) throws IOException {
+        String id = null, filename = null, filepath = null, model = null;
+        double sigmaSq = 1.0, detScore = 0, quality = 0;
+        float[] bbox = new float[0];
+        boolean usual = true;
+        com.fasterxml.jackson.core.JsonToken t;
+        while ((t = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            t = p.nextToken();
+            boolean text = t == com.fasterxml.jackson.core.JsonToken.VALUE_STRING;
+            boolean number = t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT || t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_FLOAT;
+            switch (name) {
+                case "face_id" -> { if (text) id = p.getText(); else usual = false; }
+                case "filename" -> { if (text) filename = p.getText(); else usual = false; }
+                case "filepath" -> { if (text) filepath = p.getText(); else usual = false; }
+                case "model" -> { if (text) model = p.getText(); else usual = false; }
+                case "sigma_sq" -> { if (number) sigmaSq = p.getDoubleValue(); else usual = false; }
+                case "det_score" -> { if (number) detScore = p.getDoubleValue(); else usual = false; }
+                case "quality" -> { if (number) quality = p.getDoubleValue(); else usual = false; }
+                case "bbox" -> {
+                    if (t != com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
+                        usual = false;
+                        p.skipChildren();
+                        break;
+                    }
+                    float[] b = new float[4];
+                    int n = 0;
+                    while ((t = p.nextToken()) != com.fasterxml.jackson.core.JsonToken.END_ARRAY) {
+                        if (t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT || t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_FLOAT) {
+                            if (n == b.length) b = Arrays.copyOf(b, n * 2);
+                            b[n++] = (float) p.getDoubleValue();
+                        } else {
+                            usual = false;
+                            p.skipChildren();
+                        }
+                    }
+                    bbox = Arrays.copyOf(b, n);
+                }
+                default -> p.skipChildren();
+            }
+        }
+        if (!usual || id == null || id.isEmpty()) return null;
+        return new Line(id, filename, filepath, (float) sigmaSq, (float) detScore, bbox, (float) quality,
+                model == null ? LEGACY_MODEL : model, null);
     }
 
     private static Face faceOf(ObjectNode line, float[] mu, Path file, int lineNo) {
@@ -533,9 +619,28 @@ public final class EmbeddingStore {
         return n;
     }
 
-    private void put(Face f, ObjectNode line) {
+    private void put(Face f, Object line) {
         faces.put(f.faceId(), f);
         meta.put(f.faceId(), line);
+    }
+
+    /** A face's JSON line as a tree (parsed now if it was only read), or null. */
+    private ObjectNode line(String faceId) {
+        Object m = meta.get(faceId);
+        if (m instanceof Slice slice) {
+            ObjectNode tree = tree(slice);
+            meta.put(faceId, tree);
+            return tree;
+        }
+        return (ObjectNode) m;
+    }
+
+    private static ObjectNode tree(Slice s) {
+        try {
+            return (ObjectNode) LINES.readTree(s.bytes(), s.start(), s.end() - s.start());
+        } catch (IOException e) {
+            throw badStore(s.file(), "is not valid JSON lines (face " + s.lineNo() + ": " + e.getMessage() + ")");
+        }
     }
 
     private void check(List<Face> list) {
@@ -554,7 +659,7 @@ public final class EmbeddingStore {
 
     /** The original double-precision values of a face as the store holds them (JSON line), or null. */
     public JsonNode metadata(String faceId) {
-        ObjectNode m = meta.get(faceId);
+        ObjectNode m = line(faceId);
         return m == null ? null : m.deepCopy();
     }
 }
