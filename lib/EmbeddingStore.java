@@ -564,9 +564,9 @@ public final class EmbeddingStore {
                 case "filename" -> { if (text) filename = p.getText(); else usual = false; }
                 case "filepath" -> { if (text) filepath = p.getText(); else usual = false; }
                 case "model" -> { if (text) model = p.getText(); else usual = false; }
-                case "sigma_sq" -> { if (number) sigmaSq = p.getDoubleValue(); else usual = false; }
-                case "det_score" -> { if (number) detScore = p.getDoubleValue(); else usual = false; }
-                case "quality" -> { if (number) quality = p.getDoubleValue(); else usual = false; }
+                case "sigma_sq" -> { if (number) sigmaSq = number(p); else usual = false; }
+                case "det_score" -> { if (number) detScore = number(p); else usual = false; }
+                case "quality" -> { if (number) quality = number(p); else usual = false; }
                 case "bbox" -> {
                     if (t != com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
                         usual = false;
@@ -578,7 +578,7 @@ public final class EmbeddingStore {
                     while ((t = p.nextToken()) != com.fasterxml.jackson.core.JsonToken.END_ARRAY) {
                         if (t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT || t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_FLOAT) {
                             if (n == b.length) b = Arrays.copyOf(b, n * 2);
-                            b[n++] = (float) p.getDoubleValue();
+                            b[n++] = (float) number(p);
                         } else {
                             usual = false;
                             p.skipChildren();
@@ -592,6 +592,39 @@ public final class EmbeddingStore {
         if (!usual || id == null || id.isEmpty()) return null;
         return new Line(id, filename, filepath, (float) sigmaSq, (float) detScore, bbox, (float) quality,
                 model == null ? LEGACY_MODEL : model, null);
+    }
+
+    private static final double[] POWERS_OF_TEN = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+    /**
+     * The number token's value as a double, exactly as the parser's {@code getDoubleValue()} gives it.
+     * The usual numbers here (0.98, 130.0, 21.5) are read directly: digits d and k decimals, at most 15
+     * digits, are d / 10^k, where both are exact doubles and the one division is correctly rounded
+     * (Clinger's fast path), so the result is the parser's; anything else is left to the parser.
+     * A store's tens of thousands of lines hold hundreds of thousands of such numbers.
+     */
+    private static double number(com.fasterxml.jackson.core.JsonParser p) throws IOException {
+        char[] text = p.getTextCharacters();
+        int at = p.getTextOffset(), end = at + p.getTextLength();
+        boolean negative = at < end && text[at] == '-';
+        if (negative) at++;
+        long digits = 0;
+        int count = 0, decimals = -1;
+        for (int i = at; i < end; i++) {
+            char ch = text[i];
+            if (ch >= '0' && ch <= '9') {
+                if (++count > 15) return p.getDoubleValue();
+                digits = digits * 10 + (ch - '0');
+                if (decimals >= 0) decimals++;
+            } else if (ch == '.' && decimals < 0) {
+                decimals = 0;
+            } else {
+                return p.getDoubleValue(); // an exponent
+            }
+        }
+        if (count == 0) return p.getDoubleValue();
+        double v = decimals > 0 ? digits / POWERS_OF_TEN[decimals] : digits;
+        return negative ? -v : v;
     }
 
     private static Face faceOf(ObjectNode line, float[] mu, Path file, int lineNo) {
