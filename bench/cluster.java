@@ -26,7 +26,11 @@
  * Options:  --sizes 1000,17500,100000   archive sizes in faces
  *           --rounds N                   timed rounds (default 5; one warm-up round first)
  *           --shapes store,first,later   which archive shapes to time
+ *           --compare-with DIR           also time another checkout of the kit (e.g. an earlier commit,
+ *                                        `git worktree add DIR <commit>`) on the same archives, in the
+ *                                        same rounds, and print each shape's per-round ratio to it
  * Example:  ./jbang bench/cluster.java --sizes 17500 --rounds 5
+ *           ./jbang bench/cluster.java --sizes 17500 --shapes store --compare-with /tmp/kit-before
  */
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,6 +52,8 @@ public class cluster implements Callable<Integer> {
     int rounds = 5;
     @Option(names = "--shapes", paramLabel = "LIST", split = ",", description = "store, first, later (default all)")
     List<String> shapes = List.of("store", "first", "later");
+    @Option(names = "--compare-with", paramLabel = "DIR", description = "another checkout of the kit to time on the same archives")
+    Path peer;
 
     public static void main(String... argv) {
         StepMain.exit(new cluster(), argv);
@@ -91,10 +97,26 @@ public class cluster implements Callable<Integer> {
                         }));
                     }
                 }
+                List<SideBySide.Command> peers = new ArrayList<>();
+                if (peer != null) {
+                    // The same archive, the same setup, the other kit: a run of one never sees the other's derived files
+                    // (each run's setup removes what the first shape must not have; the converted copy is the same format).
+                    Path peerRoot = peer.toAbsolutePath().normalize();
+                    for (SideBySide.Command c : List.copyOf(commands)) {
+                        List<String> argv = new ArrayList<>(c.argv());
+                        argv.set(0, peerRoot.resolve("jbang").toString());
+                        peers.add(new SideBySide.Command(c.label() + " @ " + peerRoot.getFileName(), argv, peerRoot).withSetup(c.setup()));
+                    }
+                    commands.addAll(peers);
+                }
                 System.out.printf("%n%,d faces (%,d people × %d + %,d new), %d rounds after 1 warm-up:%n", size.faces(), size.people(),
                         size.facesPerPerson(), size.newFaces(), rounds);
                 SideBySide.Samples s = SideBySide.run(commands, 1, rounds);
-                SideBySide.printTable(s, store);
+                SideBySide.printTable(s, peers.isEmpty() ? store : peers.get(0));
+                for (int k = 0; k < peers.size(); k++) {
+                    System.out.printf("  %-16s this kit / %s: %s (per-round wall ratios, median (min-max))%n", commands.get(k).label(),
+                            peer.getFileName(), SideBySide.pair(s, commands.get(k), peers.get(k)));
+                }
                 for (SideBySide.Command c : commands) {
                     double m = s.medianWall(c);
                     String vsEarlier = total == 17500 ? String.format("%.1f×–%.1f× the earlier pipeline's %.1f–%.1f s",

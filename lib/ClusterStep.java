@@ -222,10 +222,23 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
             return new Plan(null, options.threshold().orElse(0), options.threshold().isEmpty(), 0, 0, 0, 0, List.of(), List.of(), 0,
                     Map.of(), List.of(), List.of(), now, null, null, null);
         }
-        ObjectNode identities = files.readIdentities();
-        ObjectNode photoIndex = files.readPhotoIndex();
-        // A legacy-only archive gets its converted copy here (derived data, like the reports): the next run loads segments.
-        EmbeddingStore store = EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT);
+        // The store loads on a second core while this one parses the two documents (each is a third to a half
+        // of the reading). A legacy-only archive gets its converted copy there (derived data, like the
+        // reports): the next run loads segments.
+        java.util.concurrent.FutureTask<EmbeddingStore> loading = new java.util.concurrent.FutureTask<>(
+                () -> EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT));
+        Thread loader = new Thread(loading, "embedding-store");
+        loader.setDaemon(true);
+        loader.start();
+        ObjectNode identities;
+        ObjectNode photoIndex;
+        try {
+            identities = files.readIdentities();
+            photoIndex = files.readPhotoIndex();
+        } finally {
+            loader.join(); // never leave it writing the converted copy behind a failure
+        }
+        EmbeddingStore store = loaded(loading);
 
         String model = Matcher.modelOf(identities, store);
         MatchThresholds t = MatchThresholds.forModel(model == null ? EmbeddingStore.LEGACY_MODEL : model, layout.models());
@@ -251,6 +264,17 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                 found.unresolvedIdentities(), found.unresolvedFaces(), found.facesWithoutEmbedding(), proposals,
                 found.proposals().size(), byLabel, promotions, warnings, now, layout.data().resolve("proposals.json"),
                 layout.review().resolve(runName(layout.review()) + ".html"), new Read(identities, photoIndex, store, t));
+    }
+
+    /** The store the loader thread read, or its error as it was thrown. */
+    private static EmbeddingStore loaded(java.util.concurrent.FutureTask<EmbeddingStore> loading) throws Exception {
+        try {
+            return loading.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof Exception x) throw x;
+            if (e.getCause() instanceof Error x) throw x;
+            throw e;
+        }
     }
 
     /** data/proposals.json and the review page: the only files a dry run writes. */
