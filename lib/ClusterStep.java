@@ -136,34 +136,55 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
 
         /** The table the archive's maintainers know: face → person, distance, label, ambiguity; then per source identity. */
         private void printTable(Console c) {
-            c.info("");
+            // One block, one write: at archive scale thousands of lines, each a flushed write of its own otherwise.
+            StringBuilder out = new StringBuilder(256 * (proposals.size() + 8));
+            table(out);
+            c.info(out.toString());
+        }
+
+        private void table(StringBuilder out) {
+            out.append('\n');
             if (proposals.isEmpty()) {
-                c.info("No proposals: no unresolved face is close enough to a confirmed person.");
+                out.append("No proposals: no unresolved face is close enough to a confirmed person.");
                 return;
             }
             JsonNode ids = archive.identities.path("identities");
-            c.info(proposals.size() + " proposals (closest first):");
-            c.info(String.format(Locale.ROOT, "  %-26s %-36s    %-26s %8s  %-10s %s", "FACE", "FROM", "PERSON", "DISTANCE", "CONFIDENCE", "NOTE"));
+            out.append(proposals.size()).append(" proposals (closest first):\n");
+            out.append(String.format(Locale.ROOT, "  %-26s %-36s    %-26s %8s  %-10s %s", "FACE", "FROM", "PERSON", "DISTANCE", "CONFIDENCE", "NOTE")).append('\n');
             for (Matcher.Proposal p : proposals) {
                 String note = p.ambiguous() ? "AMBIGUOUS (margin " + ReviewPage.fmt(p.margin(), 3) + ", next: "
                         + ids.path(p.secondIdentityId()).path("name").asText("?") + ")" : "";
-                c.info(String.format(Locale.ROOT, "  %-26s %-36s -> %-26s %8.4f  %-10s %s", cut(p.faceId(), 26),
-                        cut(p.sourceIdentityName() + " (" + p.sourceState() + ")", 36), cut(p.targetIdentityName(), 26),
-                        p.distance(), p.confidence(), note).stripTrailing());
+                String line = "  " + pad(cut(p.faceId(), 26), 26) + " " + pad(cut(p.sourceIdentityName() + " (" + p.sourceState() + ")", 36), 36)
+                        + " -> " + pad(cut(p.targetIdentityName(), 26), 26) + " " + padLeft(fourPlaces(p.distance()), 8) + "  "
+                        + pad(p.confidence(), 10) + " " + note;
+                out.append(line.stripTrailing()).append('\n');
             }
             Map<String, List<Matcher.Proposal>> bySource = new LinkedHashMap<>();
             for (Matcher.Proposal p : proposals) bySource.computeIfAbsent(p.sourceIdentityId(), k -> new ArrayList<>()).add(p);
-            c.info("");
-            c.info("By source identity (" + bySource.size() + "):");
+            out.append('\n').append("By source identity (").append(bySource.size()).append("):");
             for (List<Matcher.Proposal> ps : bySource.values()) {
                 Map<String, Integer> targets = new LinkedHashMap<>();
                 for (Matcher.Proposal p : ps) targets.merge(p.targetIdentityName(), 1, Integer::sum);
                 StringBuilder t = new StringBuilder();
                 targets.forEach((name, n) -> t.append(t.length() > 0 ? ", " : "").append(name).append(n > 1 ? " ×" + n : ""));
                 Matcher.Proposal first = ps.get(0);
-                c.info(String.format(Locale.ROOT, "  %-36s %d face%s -> %s", first.sourceIdentityName() + " (" + first.sourceState() + ")",
-                        ps.size(), ps.size() == 1 ? "" : "s", t));
+                out.append('\n').append("  ").append(pad(first.sourceIdentityName() + " (" + first.sourceState() + ")", 36)).append(' ')
+                        .append(ps.size()).append(" face").append(ps.size() == 1 ? "" : "s").append(" -> ").append(t);
             }
+        }
+
+        /** %-Ns of String.format, without its cost per line. */
+        private static String pad(String s, int n) {
+            return s.length() >= n ? s : s + " ".repeat(n - s.length());
+        }
+
+        /** As %.4f prints it: the shortest decimal of the double, rounded half up. */
+        private static String fourPlaces(double d) {
+            return new java.math.BigDecimal(Double.toString(d)).setScale(4, java.math.RoundingMode.HALF_UP).toPlainString();
+        }
+
+        private static String padLeft(String s, int n) {
+            return s.length() >= n ? s : " ".repeat(n - s.length()) + s;
         }
     }
 
@@ -201,9 +222,23 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
             return new Plan(null, options.threshold().orElse(0), options.threshold().isEmpty(), 0, 0, 0, 0, List.of(), List.of(), 0,
                     Map.of(), List.of(), List.of(), now, null, null, null);
         }
-        ObjectNode identities = files.readIdentities();
-        ObjectNode photoIndex = files.readPhotoIndex();
-        EmbeddingStore store = EmbeddingStore.open(layout.data());
+        // The store loads on a second core while this one parses the two documents (each is a third to a half
+        // of the reading). A legacy-only archive gets its converted copy there (derived data, like the
+        // reports): the next run loads segments.
+        java.util.concurrent.FutureTask<EmbeddingStore> loading = new java.util.concurrent.FutureTask<>(
+                () -> EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT));
+        Thread loader = new Thread(loading, "embedding-store");
+        loader.setDaemon(true);
+        loader.start();
+        ObjectNode identities;
+        ObjectNode photoIndex;
+        try {
+            identities = files.readIdentities();
+            photoIndex = files.readPhotoIndex();
+        } finally {
+            loader.join(); // never leave it writing the converted copy behind a failure
+        }
+        EmbeddingStore store = loaded(loading);
 
         String model = Matcher.modelOf(identities, store);
         MatchThresholds t = MatchThresholds.forModel(model == null ? EmbeddingStore.LEGACY_MODEL : model, layout.models());
@@ -229,6 +264,17 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                 found.unresolvedIdentities(), found.unresolvedFaces(), found.facesWithoutEmbedding(), proposals,
                 found.proposals().size(), byLabel, promotions, warnings, now, layout.data().resolve("proposals.json"),
                 layout.review().resolve(runName(layout.review()) + ".html"), new Read(identities, photoIndex, store, t));
+    }
+
+    /** The store the loader thread read, or its error as it was thrown. */
+    private static EmbeddingStore loaded(java.util.concurrent.FutureTask<EmbeddingStore> loading) throws Exception {
+        try {
+            return loading.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof Exception x) throw x;
+            if (e.getCause() instanceof Error x) throw x;
+            throw e;
+        }
     }
 
     /** data/proposals.json and the review page: the only files a dry run writes. */

@@ -53,11 +53,23 @@ public final class EmbeddingStore {
     /** The model of every face in the legacy file: InsightFace buffalo_l's ArcFace ResNet-50. */
     public static final String LEGACY_MODEL = "w600k_r50";
 
+    /** Where the converted copy of the legacy file lives (see {@link #openConverting}). */
+    public static final String CONVERTED_FOLDER = "embeddings.npy.converted";
+
     private final Path dataDir;
+    /** The folder of segments: data/embeddings/, or the legacy file's converted copy. */
+    private final Path folder;
     /** face id → face, in store order. */
     private final LinkedHashMap<String, Face> faces = new LinkedHashMap<>();
-    /** face id → its JSON line (keeps the legacy doubles and any field the kit does not know). */
-    private final Map<String, ObjectNode> meta = new HashMap<>();
+    /**
+     * face id → its JSON line (keeps the legacy doubles and any field the kit does not know): an
+     * ObjectNode, or a {@link Slice} of the segment's bytes, made a tree only when asked for (matching
+     * reads tens of thousands of faces and needs none of their lines).
+     */
+    private final Map<String, Object> meta = new HashMap<>();
+
+    /** One face's JSON line, still as the bytes it was read from. */
+    private record Slice(byte[] bytes, int start, int end, Path file, int lineNo) {}
     private ObjectNode manifest;
     /** The face ids of each segment listed in the manifest, in file order. */
     private List<List<String>> segmentIds = new ArrayList<>();
@@ -67,20 +79,46 @@ public final class EmbeddingStore {
     private int firstStaleSegment = -1;
 
     private EmbeddingStore(Path dataDir) {
-        this.dataDir = dataDir;
+        this(dataDir, dataDir.resolve(FOLDER));
     }
+
+    private EmbeddingStore(Path dataDir, Path folder) {
+        this.dataDir = dataDir;
+        this.folder = folder;
+    }
+
+    /** Whether opening an archive that only has the legacy file may write that file's converted copy. */
+    public enum Conversion { READ_ONLY, CONVERT }
 
     /** The store in dataDir; if it does not exist yet but a legacy dataDir/embeddings.npy does, that file is
      *  read (faces tagged model "w600k_r50"); else an empty store. Bad files -> KitException naming the file. */
     public static EmbeddingStore open(Path dataDir) {
+        return open(dataDir, Conversion.READ_ONLY);
+    }
+
+    /**
+     * As {@link #open(Path)}; with {@link Conversion#CONVERT}, an archive that only has the legacy
+     * embeddings.npy gets (or refreshes) its converted copy, so the next open reads segments instead of
+     * the pickle. A valid converted copy is read in either mode.
+     *
+     * <p>Which one is the truth: while data/embeddings/manifest.json does not exist, embeddings.npy is,
+     * and data/embeddings.npy.converted/ is only a cache of it, in the store's own segment layout:
+     * used only while its recorded fingerprint (size, modification and change times, file number,
+     * SHA-256) still matches the file, rebuilt otherwise, deletable at any time, never a source for
+     * anything else (the first {@link #append} copies the faces into the store proper and removes it).
+     * Once the store exists it is the truth and embeddings.npy is not read at all.
+     */
+    public static EmbeddingStore open(Path dataDir, Conversion conversion) {
         EmbeddingStore s = new EmbeddingStore(dataDir);
         Path manifestFile = s.folder().resolve(MANIFEST);
         if (Files.isRegularFile(manifestFile)) {
             s.loadSegments(manifestFile);
         } else if (Files.isRegularFile(dataDir.resolve(LEGACY_FILE))) {
             s.fromLegacy = true;
+            s.loadLegacy(conversion);
             s.manifest = newManifest();
-            for (LegacyEmbeddings.LegacyFace lf : LegacyEmbeddings.read(dataDir.resolve(LEGACY_FILE))) s.put(lf.face(), lf.meta());
+            s.segmentIds = new ArrayList<>();
+            s.firstStaleSegment = -1;
         } else {
             s.manifest = newManifest();
         }
@@ -88,7 +126,81 @@ public final class EmbeddingStore {
     }
 
     public Path folder() {
-        return dataDir.resolve(FOLDER);
+        return folder;
+    }
+
+    /** The legacy file's faces: from its converted copy when that still matches the file, else parsed (and, to CONVERT, copied). */
+    private void loadLegacy(Conversion conversion) {
+        Path legacy = dataDir.resolve(LEGACY_FILE);
+        Path convertedFolder = dataDir.resolve(CONVERTED_FOLDER);
+        ObjectNode quick = LegacyEmbeddings.fingerprint(legacy);
+        ObjectNode recorded = null;
+        Path convertedManifest = convertedFolder.resolve(MANIFEST);
+        try {
+            if (Files.isRegularFile(convertedManifest)) recorded = JsonFiles.readObject(convertedManifest);
+        } catch (IOException | RuntimeException e) {
+            recorded = null; // a damaged cache is rebuilt, never trusted
+        }
+        boolean copyBroken = false;
+        if (recorded != null && LegacyEmbeddings.sameFile(recorded.path("source"), quick)) {
+            try {
+                loadSegments(convertedFolder, recorded);
+                return;
+            } catch (KitException e) {
+                // A damaged copy: the pickle is read instead, and the copy rebuilt.
+                copyBroken = true;
+                faces.clear();
+                meta.clear();
+                segmentIds = new ArrayList<>();
+            }
+        }
+        LegacyEmbeddings.Parsed parsed = LegacyEmbeddings.readWithHash(legacy);
+        for (LegacyEmbeddings.LegacyFace lf : parsed.faces()) put(lf.face(), lf.meta());
+        if (conversion != Conversion.CONVERT || parsed.faces().isEmpty()) return;
+        ObjectNode source = quick.deepCopy();
+        source.put("sha256", parsed.sha256());
+        if (!copyBroken && recorded != null && parsed.sha256().equals(recorded.path("source").path("sha256").asText())) {
+            // Same bytes under a new fingerprint (a copy, a restore): the copy is still right, only its record is refreshed.
+            ObjectNode refreshed = recorded.deepCopy();
+            refreshed.set("source", source);
+            try {
+                JsonFiles.write(convertedManifest, refreshed);
+                return;
+            } catch (IOException e) {
+                return; // only a cache: the next run tries again
+            }
+        }
+        writeConverted(convertedFolder, source);
+    }
+
+    /**
+     * The converted copy: segment files first, then its manifest (atomically, naming them and the
+     * source's fingerprint), then the old segments go. A crash at any point leaves either the old
+     * manifest (whose fingerprint no longer matches: rebuilt) or the new one; segments no manifest
+     * lists are removed by the next conversion. Failing to write it is not an error: it is a cache.
+     */
+    private void writeConverted(Path convertedFolder, ObjectNode source) {
+        EmbeddingStore copy = new EmbeddingStore(dataDir, convertedFolder);
+        try {
+            Files.createDirectories(convertedFolder);
+            List<ObjectNode> old = new ArrayList<>();
+            Path m = convertedFolder.resolve(MANIFEST);
+            try {
+                if (Files.isRegularFile(m)) JsonFiles.readObject(m).path("segments").forEach(n -> old.add((ObjectNode) n));
+            } catch (IOException | RuntimeException e) {
+                // unreadable: its segments are unlisted files, removed below
+            }
+            List<Face> all = new ArrayList<>(faces.values());
+            ObjectNode next = newManifest();
+            next.put("note", "a converted copy of ../" + LEGACY_FILE + ", which stays the truth; safe to delete");
+            next.set("source", source);
+            next.putArray("segments").add(copy.writeSegment(segmentName(nextSegmentNumber(old)), all,
+                    all.stream().map(f -> line(f.faceId())).toList(), "converted from " + LEGACY_FILE));
+            copy.writeManifest(next);
+            copy.removeUnlisted(next);
+        } catch (IOException e) {
+            // only a cache: the legacy file was read, and the next run tries again
+        }
     }
 
     /** True when the faces were read from the legacy embeddings.npy (nothing written yet). */
@@ -136,7 +248,7 @@ public final class EmbeddingStore {
                 // The first write of an archive that only had the legacy file: its faces become segment 1.
                 List<Face> legacy = new ArrayList<>(faces.values());
                 segs.add(writeSegment(segmentName(nextSegmentNumber(segs)), legacy,
-                        legacy.stream().map(f -> meta.get(f.faceId())).toList(), "imported from " + LEGACY_FILE));
+                        legacy.stream().map(f -> line(f.faceId())).toList(), "imported from " + LEGACY_FILE));
                 ids.add(legacy.stream().map(Face::faceId).toList());
             }
             int keep = segs.size(), pending = newFaces.size();
@@ -152,7 +264,7 @@ public final class EmbeddingStore {
             for (int k = keep; k < ids.size(); k++) {
                 for (String id : ids.get(k)) {
                     mergedFaces.put(id, faces.get(id));
-                    mergedLines.put(id, meta.get(id));
+                    mergedLines.put(id, line(id));
                 }
             }
             for (Face f : newFaces) {
@@ -185,6 +297,8 @@ public final class EmbeddingStore {
             // Only now that the new list is durable are the merged segments garbage.
             for (int k = keep; k < segs.size(); k++) deleteSegment(segs.get(k).path("name").asText());
             removeUnlisted(next);
+            // The store proper now holds the legacy faces: their converted copy is no longer read.
+            deleteConvertedCopy();
             manifest = next;
             fromLegacy = false;
             firstStaleSegment = -1;
@@ -228,6 +342,17 @@ public final class EmbeddingStore {
         return true;
     }
 
+    private void deleteConvertedCopy() throws IOException {
+        Path dir = dataDir.resolve(CONVERTED_FOLDER);
+        if (!Files.isDirectory(dir)) return;
+        // The manifest first: a crash part-way leaves unlisted segments, never a listed one missing.
+        Files.deleteIfExists(dir.resolve(MANIFEST));
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) Files.deleteIfExists(f);
+        }
+        Files.deleteIfExists(dir);
+    }
+
     private void deleteSegment(String name) throws IOException {
         Files.deleteIfExists(folder().resolve(name + ".npy"));
         Files.deleteIfExists(folder().resolve(name + ".jsonl"));
@@ -241,7 +366,7 @@ public final class EmbeddingStore {
             List<ObjectNode> lines = new ArrayList<>();
             for (Face f : all) {
                 // Keep what the old line knew beyond the Face fields (legacy doubles are not: the vector changed).
-                ObjectNode old = meta.get(f.faceId());
+                ObjectNode old = line(f.faceId());
                 ObjectNode line = metaOf(f);
                 if (old != null) {
                     old.fields().forEachRemaining(e -> { if (!line.has(e.getKey())) line.set(e.getKey(), e.getValue()); });
@@ -267,6 +392,7 @@ public final class EmbeddingStore {
             // Only now that the new list is durable are the old segments garbage.
             for (JsonNode o : oldSegments) deleteSegment(o.path("name").asText());
             removeUnlisted(next);
+            deleteConvertedCopy();
             segmentIds = new ArrayList<>();
             segmentIds.add(all.stream().map(Face::faceId).toList());
         } catch (IOException e) {
@@ -323,6 +449,11 @@ public final class EmbeddingStore {
         } catch (IOException e) {
             throw new KitException("cannot read " + manifestFile + ": " + e.getMessage(), "check the file's permissions", e);
         }
+        loadSegments(folder(), manifest);
+    }
+
+    private void loadSegments(Path folder, ObjectNode manifest) {
+        Path manifestFile = folder.resolve(MANIFEST);
         JsonNode segs = manifest.path("segments");
         Map<String, Integer> firstSegmentOf = new HashMap<>();
         if (!segs.isArray()) throw badStore(manifestFile, "has no \"segments\" list");
@@ -330,22 +461,22 @@ public final class EmbeddingStore {
             String name = seg.path("name").asText("");
             int count = seg.path("count").asInt(-1), dims = seg.path("dims").asInt(-1);
             if (name.isEmpty() || count < 0 || dims <= 0) throw badStore(manifestFile, "has a segment without name/count/dims: " + seg);
-            Path npy = folder().resolve(name + ".npy"), jsonl = folder().resolve(name + ".jsonl");
+            Path npy = folder.resolve(name + ".npy"), jsonl = folder.resolve(name + ".jsonl");
             float[] matrix = readMatrix(npy, count, dims);
-            List<ObjectNode> lines = readLines(jsonl);
+            List<Line> lines = readLines(jsonl);
             if (lines.size() != count) throw badStore(jsonl, "has " + lines.size() + " faces, " + npy.getFileName() + " has " + count);
             List<String> ids = new ArrayList<>(count);
             int segment = segmentIds.size();
             segmentIds.add(ids);
             for (int i = 0; i < count; i++) {
-                ObjectNode line = lines.get(i);
+                Line line = lines.get(i);
                 float[] mu = Arrays.copyOfRange(matrix, i * dims, (i + 1) * dims);
-                Face f = faceOf(line, mu, jsonl, i + 1);
+                Face f = line.face(mu);
                 ids.add(f.faceId());
                 Integer earlier = firstSegmentOf.putIfAbsent(f.faceId(), segment);
                 // A second row (an older kit's re-run): the later row wins now, and the next append compacts.
                 if (earlier != null && (firstStaleSegment < 0 || earlier < firstStaleSegment)) firstStaleSegment = earlier;
-                put(f, line);
+                put(f, line.slice());
             }
         }
     }
@@ -365,23 +496,135 @@ public final class EmbeddingStore {
     /** Plain doubles are exact here (every number was written from a double), and much quicker than decimals. */
     private static final com.fasterxml.jackson.databind.ObjectMapper LINES = new com.fasterxml.jackson.databind.ObjectMapper();
 
-    private static List<ObjectNode> readLines(Path jsonl) {
-        List<ObjectNode> out = new ArrayList<>();
-        // One streaming parser over the whole file: 100k lines load in a fraction of a second.
-        try (var it = LINES.readerFor(JsonNode.class).<JsonNode>readValues(jsonl.toFile())) {
-            while (it.hasNextValue()) {
-                JsonNode node = it.nextValue();
-                if (!node.isObject()) throw badStore(jsonl, "line " + (out.size() + 1) + " is not a JSON object");
-                out.add((ObjectNode) node);
-            }
-        } catch (java.io.FileNotFoundException | NoSuchFileException e) {
+    /** A face's JSON line as read: the Face fields (mu still to come) and where its bytes are. */
+    private record Line(String faceId, String filename, String filepath, float sigmaSq, float detScore, float[] bbox,
+                        float quality, String model, Slice slice) {
+        Face face(float[] mu) {
+            if (faceId == null) return faceOf(tree(slice), mu, slice.file(), slice.lineNo()); // not the usual shape: the tree decides
+            return new Face(faceId, filename, filepath, mu, sigmaSq, detScore, bbox, quality, model);
+        }
+    }
+
+    /**
+     * The segment's JSON lines, read with one streaming parser over the file's bytes: only the Face
+     * fields are taken out, and each line's bytes are kept for when its whole tree is wanted. A line
+     * whose known fields are not of the usual types is left to {@link #faceOf}, which reads any JSON.
+     */
+    private static List<Line> readLines(Path jsonl) {
+        List<Line> out = new ArrayList<>();
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(jsonl);
+        } catch (NoSuchFileException e) {
             throw badStore(jsonl, "is missing");
+        } catch (IOException e) {
+            throw new KitException("cannot read " + jsonl + ": " + e.getMessage(), "check the file's permissions", e);
+        }
+        try (com.fasterxml.jackson.core.JsonParser p = LINES.getFactory().createParser(bytes)) {
+            com.fasterxml.jackson.core.JsonToken t;
+            while ((t = p.nextToken()) != null) {
+                int lineNo = out.size() + 1;
+                if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+                    p.skipChildren();
+                    throw badStore(jsonl, "line " + lineNo + " is not a JSON object");
+                }
+                int start = (int) p.currentTokenLocation().getByteOffset();
+                Line fields = fields(p);
+                int end = (int) p.currentLocation().getByteOffset();
+                Slice slice = new Slice(bytes, start, end, jsonl, lineNo);
+                out.add(fields == null ? new Line(null, null, null, 0, 0, null, 0, null, slice)
+                        : new Line(fields.faceId(), fields.filename(), fields.filepath(), fields.sigmaSq(), fields.detScore(),
+                                fields.bbox(), fields.quality(), fields.model(), slice));
+            }
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw badStore(jsonl, "is not valid JSON lines (face " + (out.size() + 1) + ": " + e.getOriginalMessage() + ")");
         } catch (IOException e) {
             throw new KitException("cannot read " + jsonl + ": " + e.getMessage(), "check the file's permissions", e);
         }
         return out;
+    }
+
+    /**
+     * The Face fields of the object the parser is at (it ends on the object's END_OBJECT), as {@link #faceOf}
+     * would read them; null when one of them is not of the usual type (a number as face_id, a null, ...).
+     */
+    private static Line fields(com.fasterxml.jackson.core.JsonParser p) throws IOException {
+        String id = null, filename = null, filepath = null, model = null;
+        double sigmaSq = 1.0, detScore = 0, quality = 0;
+        float[] bbox = new float[0];
+        boolean usual = true;
+        com.fasterxml.jackson.core.JsonToken t;
+        while ((t = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            t = p.nextToken();
+            boolean text = t == com.fasterxml.jackson.core.JsonToken.VALUE_STRING;
+            boolean number = t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT || t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_FLOAT;
+            switch (name) {
+                case "face_id" -> { if (text) id = p.getText(); else usual = false; }
+                case "filename" -> { if (text) filename = p.getText(); else usual = false; }
+                case "filepath" -> { if (text) filepath = p.getText(); else usual = false; }
+                case "model" -> { if (text) model = p.getText(); else usual = false; }
+                case "sigma_sq" -> { if (number) sigmaSq = number(p); else usual = false; }
+                case "det_score" -> { if (number) detScore = number(p); else usual = false; }
+                case "quality" -> { if (number) quality = number(p); else usual = false; }
+                case "bbox" -> {
+                    if (t != com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
+                        usual = false;
+                        p.skipChildren();
+                        break;
+                    }
+                    float[] b = new float[4];
+                    int n = 0;
+                    while ((t = p.nextToken()) != com.fasterxml.jackson.core.JsonToken.END_ARRAY) {
+                        if (t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT || t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_FLOAT) {
+                            if (n == b.length) b = Arrays.copyOf(b, n * 2);
+                            b[n++] = (float) number(p);
+                        } else {
+                            usual = false;
+                            p.skipChildren();
+                        }
+                    }
+                    bbox = Arrays.copyOf(b, n);
+                }
+                default -> p.skipChildren();
+            }
+        }
+        if (!usual || id == null || id.isEmpty()) return null;
+        return new Line(id, filename, filepath, (float) sigmaSq, (float) detScore, bbox, (float) quality,
+                model == null ? LEGACY_MODEL : model, null);
+    }
+
+    private static final double[] POWERS_OF_TEN = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+    /**
+     * The number token's value as a double, exactly as the parser's {@code getDoubleValue()} gives it.
+     * The usual numbers here (0.98, 130.0, 21.5) are read directly: digits d and k decimals, at most 15
+     * digits, are d / 10^k, where both are exact doubles and the one division is correctly rounded
+     * (Clinger's fast path), so the result is the parser's; anything else is left to the parser.
+     * A store's tens of thousands of lines hold hundreds of thousands of such numbers.
+     */
+    private static double number(com.fasterxml.jackson.core.JsonParser p) throws IOException {
+        char[] text = p.getTextCharacters();
+        int at = p.getTextOffset(), end = at + p.getTextLength();
+        boolean negative = at < end && text[at] == '-';
+        if (negative) at++;
+        long digits = 0;
+        int count = 0, decimals = -1;
+        for (int i = at; i < end; i++) {
+            char ch = text[i];
+            if (ch >= '0' && ch <= '9') {
+                if (++count > 15) return p.getDoubleValue();
+                digits = digits * 10 + (ch - '0');
+                if (decimals >= 0) decimals++;
+            } else if (ch == '.' && decimals < 0) {
+                decimals = 0;
+            } else {
+                return p.getDoubleValue(); // an exponent
+            }
+        }
+        if (count == 0) return p.getDoubleValue();
+        double v = decimals > 0 ? digits / POWERS_OF_TEN[decimals] : digits;
+        return negative ? -v : v;
     }
 
     private static Face faceOf(ObjectNode line, float[] mu, Path file, int lineNo) {
@@ -409,9 +652,28 @@ public final class EmbeddingStore {
         return n;
     }
 
-    private void put(Face f, ObjectNode line) {
+    private void put(Face f, Object line) {
         faces.put(f.faceId(), f);
         meta.put(f.faceId(), line);
+    }
+
+    /** A face's JSON line as a tree (parsed now if it was only read), or null. */
+    private ObjectNode line(String faceId) {
+        Object m = meta.get(faceId);
+        if (m instanceof Slice slice) {
+            ObjectNode tree = tree(slice);
+            meta.put(faceId, tree);
+            return tree;
+        }
+        return (ObjectNode) m;
+    }
+
+    private static ObjectNode tree(Slice s) {
+        try {
+            return (ObjectNode) LINES.readTree(s.bytes(), s.start(), s.end() - s.start());
+        } catch (IOException e) {
+            throw badStore(s.file(), "is not valid JSON lines (face " + s.lineNo() + ": " + e.getMessage() + ")");
+        }
     }
 
     private void check(List<Face> list) {
@@ -430,7 +692,7 @@ public final class EmbeddingStore {
 
     /** The original double-precision values of a face as the store holds them (JSON line), or null. */
     public JsonNode metadata(String faceId) {
-        ObjectNode m = meta.get(faceId);
+        ObjectNode m = line(faceId);
         return m == null ? null : m.deepCopy();
     }
 }

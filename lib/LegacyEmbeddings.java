@@ -1,6 +1,12 @@
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -20,9 +26,65 @@ public final class LegacyEmbeddings {
     /** A face read from the legacy file, with its JSON line holding the original double values. */
     public record LegacyFace(EmbeddingStore.Face face, ObjectNode meta) {}
 
+    /** The faces of a legacy file and the SHA-256 (hex) of the bytes they were read from. */
+    public record Parsed(List<LegacyFace> faces, String sha256) {}
+
     /** Every face of a legacy embeddings.npy, in file order, tagged {@link EmbeddingStore#LEGACY_MODEL}. */
     public static List<LegacyFace> read(Path file) {
-        List<Map<String, Object>> dicts = NpyPickleReader.readDicts(file);
+        return faces(NpyPickleReader.readDicts(file), file);
+    }
+
+    /** As {@link #read}, with the SHA-256 of exactly the bytes parsed (the converted copy records it). */
+    public static Parsed readWithHash(Path file) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new KitException("cannot read " + file + ": " + e.getMessage(), "check the file's permissions", e);
+        }
+        List<LegacyFace> faces = faces(NpyPickleReader.readDicts(bytes, file.toString()), file);
+        try {
+            return new Parsed(faces, HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this Java has no SHA-256", e);
+        }
+    }
+
+    /**
+     * What identifies this version of the file without reading it: size, modification time, and where
+     * the system tells them, its change time (set by every write, and not by {@code touch -d}) and file
+     * number. Any difference means "maybe changed": the file is read again (and hashed).
+     */
+    public static ObjectNode fingerprint(Path file) {
+        ObjectNode n = JsonFiles.object();
+        n.put("file", file.getFileName().toString());
+        try {
+            BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+            n.put("size", a.size());
+            n.put("modified", a.lastModifiedTime().toString());
+            try {
+                Map<String, Object> unix = Files.readAttributes(file, "unix:ctime,ino,dev");
+                n.put("changed", String.valueOf(unix.get("ctime")));
+                n.put("file_number", String.valueOf(unix.get("ino")) + "@" + unix.get("dev"));
+            } catch (UnsupportedOperationException | IllegalArgumentException e) {
+                // no unix view (another system): size and modification time alone
+            }
+        } catch (IOException e) {
+            n.put("unreadable", e.getMessage());
+        }
+        return n;
+    }
+
+    /** True when a recorded fingerprint (with its sha256) names the same version as a fresh one. */
+    static boolean sameFile(com.fasterxml.jackson.databind.JsonNode recorded, ObjectNode now) {
+        if (now.has("unreadable") || !recorded.isObject() || !recorded.path("sha256").isTextual()) return false;
+        for (String key : List.of("file", "size", "modified", "changed", "file_number")) {
+            if (!recorded.path(key).asText().equals(now.path(key).asText())) return false;
+        }
+        return true;
+    }
+
+    private static List<LegacyFace> faces(List<Map<String, Object>> dicts, Path file) {
         Map<String, Integer> perFilename = new HashMap<>();
         List<LegacyFace> out = new ArrayList<>(dicts.size());
         for (int i = 0; i < dicts.size(); i++) {

@@ -168,7 +168,10 @@ public final class Matcher {
                     margin, ambiguous, second < 0 ? null : confirmedIds.get(second), d2));
         }
         // 5. Closest first; equal distances (as written, 4 places) keep document order (a stable sort).
-        proposals.sort(Comparator.comparingDouble(p -> round(p.distance(), 4)));
+        // (Each rounding computed once: an exact decimal per comparison is most of the sort's time.)
+        Map<Proposal, Double> key = new java.util.IdentityHashMap<>();
+        for (Proposal p : proposals) key.put(p, round(p.distance(), 4));
+        proposals.sort(Comparator.comparingDouble(key::get));
         return new Result(proposals, confirmedIds.size(), aFaces.size(), unresolvedIdentities, bFaces.size(), missing, model, threshold);
     }
 

@@ -73,7 +73,12 @@ public final class NpyPickleReader {
         } catch (IOException e) {
             throw new KitException("cannot read " + file + ": " + e.getMessage(), "check the file's permissions", e);
         }
-        String what = file.toString();
+        return readDicts(bytes, file.toString());
+    }
+
+    /** The list of dicts in the bytes of a legacy pickled {@code .npy} file; {@code what} names it in messages. */
+    @SuppressWarnings("unchecked")
+    public static List<Map<String, Object>> readDicts(byte[] bytes, String what) {
         int start = pickleStart(bytes, what);
         Object top = new NpyPickleReader(bytes, start, what).load();
         if (!(top instanceof List<?> list)) {

@@ -1,6 +1,11 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
+// The C2 compiler only for the distance kernel: everything else runs once per process and is
+// done sooner in C1's code than after C2 compiled it (which cost more CPU than the kernel at
+// 17.5k faces); the kernel keeps the default thresholds, as C1 does not vectorise it.
+//JAVA_OPTIONS -XX:Tier4InvocationThreshold=500000 -XX:Tier4MinInvocationThreshold=60000 -XX:Tier4CompileThreshold=1500000 -XX:Tier4BackEdgeThreshold=4000000
+//JAVA_OPTIONS -XX:CompileCommand=quiet -XX:CompileCommand=option,FaceDistances::*,double,CompileThresholdScaling,0.01
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/Backups.java

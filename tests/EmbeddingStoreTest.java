@@ -268,6 +268,67 @@ class EmbeddingStoreTest {
         assertFaceEquals(again.get(1), back.get("a3"));
     }
 
+    @Test
+    void theStoresLinesAreReadAsAnyJsonReaderReadsThem(@TempDir Path dir) throws Exception {
+        // Issue 13: the lines are streamed and their numbers read directly; each face must be what a
+        // JSON tree of its line says, whatever the numbers' form and whatever the line's oddities.
+        Random r = new Random(13);
+        List<String> numbers = new ArrayList<>(List.of("0", "-0.0", "130", "0.98", "21.5", "1e-3", "2.5E+2", "-7.125",
+                "0.1000000000000000055511151231257827", "123456789012345.6", "0.30000000000000004", "9007199254740993",
+                "1.7976931348623157E308", "4.9E-324", "683.8834012558152", "0.6805941207129124"));
+        for (int i = 0; i < 60; i++) numbers.add(Double.toString(r.nextGaussian() * Math.pow(10, r.nextInt(12) - 6)));
+        for (int i = 0; i < 20; i++) numbers.add(Float.toString((float) (r.nextDouble() * 2000)));
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < numbers.size(); i++) {
+            String n = numbers.get(i), m = numbers.get((i * 7 + 3) % numbers.size());
+            String odd = switch (i % 5) {
+                case 0 -> ", \"note\": {\"nested\": [1, {\"x\": \"y\"}]}";  // unknown fields travel along
+                case 1 -> ", \"model\": null";                                  // not the usual type: the tree decides
+                case 2 -> ", \"bbox\": [1, \"2\", 3, 4]";
+                case 3 -> ", \"sigma_sq\": \"0.5\"";
+                default -> "";
+            };
+            lines.add("{\"face_id\": \"f" + i + "\", \"filename\": \"x" + i + ".jpg\", \"sigma_sq\": " + n + ", \"det_score\": " + m
+                    + ", \"bbox\": [" + n + ", " + m + ", " + n + ", " + m + "], \"quality\": " + n + odd + "}");
+        }
+        List<EmbeddingStore.Face> fs = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) fs.add(face("f" + i, unit(r, 512)));
+        Path folder = Files.createDirectories(dir.resolve(EmbeddingStore.FOLDER));
+        writeSegment(folder, "seg-000001", fs);
+        Files.write(folder.resolve("seg-000001.jsonl"), lines);
+        Files.writeString(folder.resolve(EmbeddingStore.MANIFEST),
+                "{\"schema_version\": 1, \"segments\": [{\"name\": \"seg-000001\", \"count\": " + lines.size() + ", \"dims\": 512}]}");
+        EmbeddingStore s = EmbeddingStore.open(dir);
+        com.fasterxml.jackson.databind.ObjectMapper plain = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (int i = 0; i < lines.size(); i++) {
+            JsonNode t = plain.readTree(lines.get(i));
+            EmbeddingStore.Face f = s.get("f" + i);
+            String at = lines.get(i);
+            assertEquals(t.path("filename").asText(null), f.filename(), at);
+            assertEquals(t.path("model").asText(EmbeddingStore.LEGACY_MODEL), f.model(), at);
+            assertEquals((float) t.path("sigma_sq").asDouble(1.0), f.sigmaSq(), at);
+            assertEquals((float) t.path("det_score").asDouble(0), f.detScore(), at);
+            assertEquals((float) t.path("quality").asDouble(0), f.quality(), at);
+            float[] bbox = new float[t.path("bbox").size()];
+            for (int k = 0; k < bbox.length; k++) bbox[k] = (float) t.path("bbox").get(k).asDouble();
+            assertArrayEquals(bbox, f.bbox(), at);
+            assertEquals(t, s.metadata("f" + i), "the line itself, as read: " + at);
+            assertArrayEquals(fs.get(i).mu(), f.mu());
+        }
+        // The direct reading of numbers is exact, not close: every form against the JDK's own parser.
+        for (String n : numbers) {
+            double want = Double.parseDouble(n);
+            Files.write(folder.resolve("seg-000001.jsonl"), List.of("{\"face_id\": \"f\", \"quality\": " + n + ", \"bbox\": [" + n + "]}"));
+            Files.writeString(folder.resolve(EmbeddingStore.MANIFEST),
+                    "{\"schema_version\": 1, \"segments\": [{\"name\": \"seg-000001\", \"count\": 1, \"dims\": 512}]}");
+            writeSegment(folder, "seg-tmp", fs.subList(0, 1));
+            Files.move(folder.resolve("seg-tmp.npy"), folder.resolve("seg-000001.npy"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            EmbeddingStore one = EmbeddingStore.open(dir);
+            assertEquals((float) want, one.get("f").quality(), n);
+            assertEquals((float) want, one.get("f").bbox()[0], n);
+        }
+    }
+
     static void writeSegment(Path folder, String name, List<EmbeddingStore.Face> fs) throws Exception {
         List<String> lines = new ArrayList<>();
         for (EmbeddingStore.Face f : fs) lines.add("{\"face_id\": \"" + f.faceId() + "\", \"filename\": \"" + f.filename() + "\", \"filepath\": \""
