@@ -99,24 +99,8 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
         }
     }
 
-    /** The archive as the plan read and checked it; apply writes on top of exactly this. */
-    public static final class ArchiveState {
-        final ObjectNode index, identities;
-        final EmbeddingStore store;
-        final Map<String, String> fingerprints;
-        final double groupingThreshold;
-
-        ArchiveState(ObjectNode index, ObjectNode identities, EmbeddingStore store, Map<String, String> fingerprints, double threshold) {
-            this.index = index;
-            this.identities = identities;
-            this.store = store;
-            this.fingerprints = fingerprints;
-            this.groupingThreshold = threshold;
-        }
-    }
-
     public record Plan(List<JobPlan> jobs, String embeddingModel, List<String> warnings, double analysisSeconds,
-                       @JsonIgnore ArchiveState archive) implements Step.Plan {
+                       @JsonIgnore PlannedArchive archive) implements Step.Plan {
         @Override
         public boolean nothingToDo() {
             return jobs.stream().noneMatch(JobPlan::changesSomething);
@@ -255,11 +239,10 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
         }
 
         // Both archive files and the store are read and checked before anything else (issue 11 item 5).
-        ArchiveFiles files = new ArchiveFiles(layout.data());
-        ObjectNode identities = files.readIdentities();
-        ObjectNode index = files.readPhotoIndex();
-        EmbeddingStore store = EmbeddingStore.open(layout.data());
-        Map<String, String> fingerprints = fingerprints(layout);
+        PlannedArchive archive = PlannedArchive.read(layout);
+        ObjectNode identities = archive.identities;
+        ObjectNode index = archive.index;
+        EmbeddingStore store = archive.store;
 
         Map<String, String> known = knownHashes(index, layout.photos());   // content hash -> photo id
         Map<String, String> planned = new HashMap<>();                     // content hash -> photo id, this plan
@@ -379,7 +362,7 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
             jobs.add(new JobPlan(f.jobId(), f.folder().toString(), photos, orphans.getOrDefault(f.jobId(), List.of()), ok,
                     ledger.reached(f.jobId(), JobLedger.Milestone.DOWNLOADED), ledger.reached(f.jobId(), JobLedger.Milestone.INGESTED), problem));
         }
-        return new Plan(jobs, model, warnings, analysisSeconds, new ArchiveState(index, identities, store, fingerprints, threshold));
+        return new Plan(jobs, model, warnings, analysisSeconds, archive.withGroupingThreshold(threshold));
     }
 
     /** content hash -> photo id for the archive's photos: the recorded hash, else the kept file's. */
@@ -400,19 +383,6 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
         return out;
     }
 
-    /** What apply checks is still on disk: the archive files and the store's manifest, by content. */
-    private static Map<String, String> fingerprints(Layout layout) throws IOException {
-        Map<String, String> out = new HashMap<>();
-        for (Path f : List.of(layout.data().resolve(ArchiveFiles.IDENTITIES), layout.data().resolve(ArchiveFiles.PHOTO_INDEX),
-                layout.data().resolve(EmbeddingStore.FOLDER).resolve(EmbeddingStore.MANIFEST))) {
-            try {
-                out.put(f.toString(), Photos.contentHash(Files.readAllBytes(f)));
-            } catch (NoSuchFileException e) {
-                out.put(f.toString(), "absent");
-            }
-        }
-        return out;
-    }
 
     // ------------------------------------------------------------------ apply
 
@@ -426,11 +396,8 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
         Layout layout = ctx.layout();
         try (DataLock lock = DataLock.acquire(layout.data(), "ingest")) {
             if (lock.staleLockReport() != null) c.warn(lock.staleLockReport());
-            if (!fingerprints(layout).equals(plan.archive().fingerprints)) {
-                throw new KitException("the archive in " + layout.data() + " changed since this ingest was planned (another run?)",
-                        "run the ingest again: it plans afresh");
-            }
-            ArchiveState state = plan.archive();
+            plan.archive().snapshot.checkUnchanged(layout, "ingest");
+            PlannedArchive state = plan.archive();
             ArchiveFiles files = new ArchiveFiles(layout.data());
             PhotoRegistration registration = new PhotoRegistration(layout, state.index, state.store, plan.embeddingModel());
             JobLedger ledger = ctx.ledger();
@@ -449,7 +416,7 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
         }
     }
 
-    private JobResult applyJob(JobPlan job, ArchiveState state, PhotoRegistration registration, ArchiveFiles files,
+    private JobResult applyJob(JobPlan job, PlannedArchive state, PhotoRegistration registration, ArchiveFiles files,
                                JobLedger ledger, Console c) {
         List<AddedPhoto> added = new ArrayList<>();
         List<Duplicate> duplicates = new ArrayList<>();

@@ -102,28 +102,12 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
         }
     }
 
-    /** The archive as the plan read it; apply writes on top of exactly this. */
-    static final class ArchiveState {
-        final ObjectNode index, identities;
-        final EmbeddingStore store;
-        final Map<String, String> fingerprints;
-        final double groupingThreshold;
-
-        ArchiveState(ObjectNode index, ObjectNode identities, EmbeddingStore store, Map<String, String> fingerprints, double threshold) {
-            this.index = index;
-            this.identities = identities;
-            this.store = store;
-            this.fingerprints = fingerprints;
-            this.groupingThreshold = threshold;
-        }
-    }
-
     /**
      * {@code orphanFaceIds}: faces an interrupted earlier rescan committed without an identity (grouped along).
      * {@code notSelected}: photos --since left out because they carry no ingested_at.
      */
     public record Plan(List<PhotoPlan> photos, List<String> orphanFaceIds, String embeddingModel, List<String> warnings,
-                       int notSelected, double analysisSeconds, @JsonIgnore ArchiveState archive) implements Step.Plan {
+                       int notSelected, double analysisSeconds, @JsonIgnore PlannedArchive archive) implements Step.Plan {
         @Override
         public boolean nothingToDo() {
             return facesToAdd() == 0 && orphanFaceIds.isEmpty();
@@ -227,11 +211,10 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
     @Override
     public Plan plan(KitContext ctx) throws Exception {
         Layout layout = ctx.layout();
-        ArchiveFiles files = new ArchiveFiles(layout.data());
-        ObjectNode identities = files.readIdentities();
-        ObjectNode index = files.readPhotoIndex();
-        EmbeddingStore store = EmbeddingStore.open(layout.data());
-        Map<String, String> fingerprints = fingerprints(layout);
+        PlannedArchive archive = PlannedArchive.read(layout);
+        ObjectNode identities = archive.identities;
+        ObjectNode index = archive.index;
+        EmbeddingStore store = archive.store;
 
         List<Draft> drafts = new ArrayList<>();
         int[] notSelected = {0};
@@ -326,7 +309,7 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
             }
         }
         return new Plan(plans, orphans, model, warnings, notSelected[0], analysisSeconds,
-                new ArchiveState(index, identities, store, fingerprints, threshold));
+                archive.withGroupingThreshold(threshold));
     }
 
     /** The selected photos, in photo_index.json order; an unknown --photo is a PROBLEM line of its own. */
@@ -490,19 +473,6 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
         return out;
     }
 
-    /** What apply checks is still on disk: the archive files and the store's manifest, by content. */
-    private static Map<String, String> fingerprints(Layout layout) throws IOException {
-        Map<String, String> out = new HashMap<>();
-        for (Path f : List.of(layout.data().resolve(ArchiveFiles.IDENTITIES), layout.data().resolve(ArchiveFiles.PHOTO_INDEX),
-                layout.data().resolve(EmbeddingStore.FOLDER).resolve(EmbeddingStore.MANIFEST))) {
-            try {
-                out.put(f.toString(), Photos.contentHash(Files.readAllBytes(f)));
-            } catch (NoSuchFileException e) {
-                out.put(f.toString(), "absent");
-            }
-        }
-        return out;
-    }
 
     // ------------------------------------------------------------------ apply
 
@@ -518,12 +488,9 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
 
         try (DataLock lock = DataLock.acquire(layout.data(), "rescan")) {
             if (lock.staleLockReport() != null) c.warn(lock.staleLockReport());
-            if (!fingerprints(layout).equals(plan.archive().fingerprints)) {
-                throw new KitException("the archive in " + layout.data() + " changed since this rescan was planned (another run?)",
-                        "run the rescan again: it plans afresh");
-            }
+            plan.archive().snapshot.checkUnchanged(layout, "rescan");
             Backups.Backup backup = new Backups(layout.data()).create();
-            ArchiveState state = plan.archive();
+            PlannedArchive state = plan.archive();
             ArchiveFiles files = new ArchiveFiles(layout.data());
             ObjectNode photosInIndex = (ObjectNode) state.index.get("photos");
             InboxIdentities.Waiting waiting = new InboxIdentities.Waiting();
@@ -589,7 +556,7 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
      * Adds one photo's new faces: crops, vectors, then its photo_index.json entry (the commit
      * point). On a failure the documents in memory go back to what is on disk.
      */
-    private static List<EmbeddingStore.Face> addFaces(PhotoPlan p, ArchiveState state, ArchiveFiles files, Layout layout, String model)
+    private static List<EmbeddingStore.Face> addFaces(PhotoPlan p, PlannedArchive state, ArchiveFiles files, Layout layout, String model)
             throws IOException {
         List<EmbeddingStore.Face> faces = new ArrayList<>();
         Path file = layout.photos().resolve(Names.basename(p.file()));
