@@ -275,31 +275,20 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
         double analysisSeconds = 0;
         if (!toAnalyse.isEmpty()) {
             ctx.console().section("Step 3: finding faces in " + toAnalyse.size() + " photo(s)");
-            FaceModels models = sharedModels != null ? sharedModels : FaceModels.open(layout.models(), 1);
-            try {
-                model = models.embeddingModel;
-                models.detector.minFace(options.minFace());
-                ctx.console().info(String.format("models: %s (%s detector)%s", models.embeddingModel, models.detector.family(),
-                        sharedModels == null ? String.format(", loaded in %.2f s", models.loadSeconds) : ", already loaded"));
-                List<PhotoAnalysis.Task> tasks = toAnalyse.stream().map(d -> new PhotoAnalysis.Task(d.file, d.job.relative(d.file))).toList();
-                List<PhotoAnalysis.Outcome> outcomes;
-                try (ProgressBar bar = ctx.console().progress("Analysing", tasks.size(), false)) {
-                    outcomes = PhotoAnalysis.analyseAll(tasks, models, options.maxMegapixels(), () -> bar.advance(1));
+            List<PhotoAnalysis.Task> tasks = toAnalyse.stream().map(d -> new PhotoAnalysis.Task(d.file, d.job.relative(d.file))).toList();
+            PhotoAnalysis.Batch batch = PhotoAnalysis.analyseBatch(tasks, sharedModels, layout.models(), options.minFace(), options.maxMegapixels(), ctx.console());
+            model = batch.embeddingModel();
+            analysisSeconds = batch.seconds();
+            for (int i = 0; i < batch.outcomes().size(); i++) {
+                Draft d = toAnalyse.get(i);
+                PhotoAnalysis.Outcome o = batch.outcomes().get(i);
+                if (o.problem() != null) {
+                    d.action = Action.REFUSED;
+                    d.problem = Names.printable(o.problem());
+                } else {
+                    d.action = Action.ADD;
+                    d.analysed = o.analysed();
                 }
-                for (int i = 0; i < outcomes.size(); i++) {
-                    Draft d = toAnalyse.get(i);
-                    PhotoAnalysis.Outcome o = outcomes.get(i);
-                    analysisSeconds += o.seconds();
-                    if (o.problem() != null) {
-                        d.action = Action.REFUSED;
-                        d.problem = Names.printable(o.problem());
-                    } else {
-                        d.action = Action.ADD;
-                        d.analysed = o.analysed();
-                    }
-                }
-            } finally {
-                if (sharedModels == null) models.close();
             }
         }
 

@@ -123,6 +123,31 @@ public final class PhotoAnalysis {
         return out;
     }
 
+    /** A batch analysed: the model that made its vectors, each task's outcome (in task order), the analysis seconds summed. */
+    public record Batch(String embeddingModel, List<Outcome> outcomes, double seconds) {}
+
+    /**
+     * What ingest and rescan plans both do: analyse {@code tasks} with {@code shared} models, or with
+     * models opened from {@code modelsDir} for this batch only (closed after), looking for faces of
+     * {@code minFace} px and more, with a progress bar and a line saying which models.
+     */
+    public static Batch analyseBatch(List<Task> tasks, FaceModels shared, Path modelsDir, double minFace, double maxMegapixels, Console console)
+            throws InterruptedException {
+        FaceModels models = shared != null ? shared : FaceModels.open(modelsDir, 1);
+        try {
+            models.detector.minFace(minFace);
+            console.info(String.format("models: %s (%s detector)%s", models.embeddingModel, models.detector.family(),
+                    shared == null ? String.format(", loaded in %.2f s", models.loadSeconds) : ", already loaded"));
+            List<Outcome> outcomes;
+            try (ProgressBar bar = console.progress("Analysing", tasks.size(), false)) {
+                outcomes = analyseAll(tasks, models, maxMegapixels, () -> bar.advance(1));
+            }
+            return new Batch(models.embeddingModel, outcomes, outcomes.stream().mapToDouble(Outcome::seconds).sum());
+        } finally {
+            if (shared == null) models.close();
+        }
+    }
+
     private static Outcome analyseOne(Task t, FaceModels m, double maxMegapixels) {
         long t0 = System.nanoTime();
         try {

@@ -248,23 +248,14 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
         double analysisSeconds = 0;
         if (!toAnalyse.isEmpty()) {
             ctx.console().section("Rescan: finding faces in " + toAnalyse.size() + " photo(s) of the archive");
-            FaceModels models = sharedModels != null ? sharedModels : FaceModels.open(layout.models(), 1);
-            try {
-                model = models.embeddingModel;
-                models.detector.minFace(options.minFace());
-                List<PhotoAnalysis.Task> tasks = toAnalyse.stream().map(d -> new PhotoAnalysis.Task(d.source, d.file)).toList();
-                List<PhotoAnalysis.Outcome> outcomes;
-                try (ProgressBar bar = ctx.console().progress("Analysing", tasks.size(), false)) {
-                    outcomes = PhotoAnalysis.analyseAll(tasks, models, options.maxMegapixels(), () -> bar.advance(1));
-                }
-                for (int i = 0; i < outcomes.size(); i++) {
-                    PhotoAnalysis.Outcome o = outcomes.get(i);
-                    analysisSeconds += o.seconds();
-                    if (o.problem() != null) toAnalyse.get(i).problem = Names.printable(o.problem());
-                    else toAnalyse.get(i).analysed = o.analysed();
-                }
-            } finally {
-                if (sharedModels == null) models.close();
+            List<PhotoAnalysis.Task> tasks = toAnalyse.stream().map(d -> new PhotoAnalysis.Task(d.source, d.file)).toList();
+            PhotoAnalysis.Batch batch = PhotoAnalysis.analyseBatch(tasks, sharedModels, layout.models(), options.minFace(), options.maxMegapixels(), ctx.console());
+            model = batch.embeddingModel();
+            analysisSeconds = batch.seconds();
+            for (int i = 0; i < batch.outcomes().size(); i++) {
+                PhotoAnalysis.Outcome o = batch.outcomes().get(i);
+                if (o.problem() != null) toAnalyse.get(i).problem = Names.printable(o.problem());
+                else toAnalyse.get(i).analysed = o.analysed();
             }
         }
 
