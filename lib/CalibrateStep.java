@@ -108,7 +108,7 @@ public final class CalibrateStep implements Step<CalibrateStep.Plan, CalibrateSt
     public Plan plan(KitContext ctx) throws IOException {
         Path modelsDir = ctx.layout().models();
         Path modelsFile = ModelCatalog.file(modelsDir);
-        String active = MatchThresholds.activeEmbeddingModel(modelsDir);
+        String active = ModelCatalog.activeEmbeddingModelIfAny(modelsDir);
         String model = options.model() != null ? options.model() : ModelCatalog.activeEmbeddingModel(modelsDir);
         if (!ctx.dryRun() && !Files.isRegularFile(modelsFile)) {
             throw new KitException("there is no " + modelsFile + " to write the thresholds into", "run ./jbang fetch-models first, or give --models-dir");

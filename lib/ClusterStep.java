@@ -222,6 +222,8 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
             return new Plan(null, options.threshold().orElse(0), options.threshold().isEmpty(), 0, 0, 0, 0, List.of(), List.of(), 0,
                     Map.of(), List.of(), List.of(), now, null, null, null);
         }
+        // ONNX Runtime (the matrix products) loads meanwhile too: a few tenths of a second, needed only at the end.
+        java.util.concurrent.CompletableFuture<DotProducts.Engine> engine = DotProducts.loadInBackground();
         // The store loads on a second core while this one parses the two documents (each is a third to a half
         // of the reading). A legacy-only archive gets its converted copy there (derived data, like the
         // reports): the next run loads segments.
@@ -245,13 +247,16 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         List<String> warnings = new ArrayList<>();
         if (model != null && !t.calibrated) warnings.add("no calibrated thresholds for " + model + " in "
                 + layout.models().resolve(MatchThresholds.MODELS_JSON) + ": using the archive's w600k_r50 values; labels may mislead");
-        String active = MatchThresholds.activeEmbeddingModel(layout.models());
-        if (model != null && active != null && !active.equals(model)) {
-            warnings.add("the archive's faces come from " + model + " but the active recognizer makes " + active
-                    + " vectors: the next ingest cannot be matched until the archive is re-embedded (./jbang reembed)");
-        }
+        // ModelCheck's one rule, on the store read here (the script does not read it a second time first).
+        ModelCheck.Verdict verdict = ModelCheck.of(layout, store);
+        if (verdict.mismatch()) warnings.add(verdict.problem() + "\n  -> " + verdict.fix());
         double threshold = options.threshold().orElse(t.high);
-        Matcher.Result found = Matcher.findMatches(identities, photoIndex, store, t, threshold);
+        Matcher.Result found;
+        try {
+            found = Matcher.findMatches(identities, photoIndex, store, t, threshold, engine);
+        } finally {
+            DotProducts.await(engine).close();
+        }
         List<Matcher.Proposal> proposals = found.proposals();
         if (options.limit().isPresent() && proposals.size() > options.limit().getAsInt()) {
             proposals = proposals.subList(0, options.limit().getAsInt());

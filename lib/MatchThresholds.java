@@ -52,18 +52,6 @@ public final class MatchThresholds {
                 archive.low, archive.grouping, "not calibrated for " + embeddingModel + "; the archive's w600k_r50 values stand in", false);
     }
 
-    /**
-     * The embedding model of the active recognizer (models.json active.recognizer →
-     * models[that].embedding_model), or null when there is no models.json or it names none.
-     */
-    public static String activeEmbeddingModel(Path modelsDir) {
-        ObjectNode doc = readModelsJson(modelsDir);
-        if (doc == null) return null;
-        String recognizer = doc.path("active").path("recognizer").asText(null);
-        if (recognizer == null) return null;
-        return doc.path("models").path(recognizer).path("embedding_model").asText(null);
-    }
-
     /** The label of a distance: VERY HIGH, HIGH, MODERATE or LOW (matching-and-merge.md). */
     public String label(double d) {
         if (d < veryHigh) return "VERY HIGH";

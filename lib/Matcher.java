@@ -12,14 +12,15 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Step 4's rules (matching-and-merge.md, "Clustering new faces against confirmed identities"):
  * every face of an unresolved identity (INBOX, PROPOSED, SKIPPED) is compared with every
  * confirmed identity, whose distance is the minimum over its faces (never a centroid); the
- * best one below the threshold becomes a proposal for a person to review. The distances come
- * from {@link FaceDistances}' matrix kernel; those of the winning identities are recomputed
- * exactly, in double precision. Applying proposals is {@link IdentityEdits}' part.
+ * best one below the threshold becomes a proposal for a person to review. The nearest
+ * identities come from {@link NearestIdentities}; the distances of the two reported are
+ * recomputed in double precision. Applying proposals is {@link IdentityEdits}' part.
  */
 public final class Matcher {
     private Matcher() {}
@@ -62,7 +63,7 @@ public final class Matcher {
      * Refuses (KitException) when the faces to compare come from different embedding models.
      */
     public static Result findMatches(ObjectNode identitiesDoc, ObjectNode photoIndex, EmbeddingStore store,
-                                     MatchThresholds labels, double threshold) {
+                                     MatchThresholds labels, double threshold, CompletableFuture<DotProducts.Engine> engine) {
         JsonNode ids = identitiesDoc.path("identities");
         Map<String, String> faceToPhoto = Identities.faceToPhoto(photoIndex);
         List<String> missing = new ArrayList<>();
@@ -146,7 +147,7 @@ public final class Matcher {
         int[] rows = Arrays.copyOf(rowIdentity, rowCount);
         int[][] excluded = new int[confirmedIds.size()][];
         excludedByIdentity.forEach((c, js) -> excluded[c] = js.stream().mapToInt(Integer::intValue).toArray());
-        FaceDistances.Nearest nearest = FaceDistances.nearestIdentities(a, rows, confirmedIds.size(), b, dims, excluded);
+        NearestIdentities.Nearest nearest = NearestIdentities.find(a, rows, confirmedIds.size(), b, dims, excluded, DotProducts.await(engine));
 
         // 4. Proposals, with the reported distances recomputed exactly.
         int[] start = new int[confirmedIds.size() + 1];

@@ -292,10 +292,16 @@ public final class ModelCatalog {
 
     /** The embedding model tag of the active recognizer (what every stored face is tagged with). */
     public static String activeEmbeddingModel(Path modelsDir) {
-        ObjectNode doc = read(modelsDir);
-        ObjectNode rec = active(doc, "recognizer", modelsDir);
-        if (rec == null) throw new KitException(file(modelsDir) + " has no active recognizer", "run ./jbang fetch-models");
-        return rec.path("embedding_model").asText(rec.path("name").asText());
+        String tag = activeEmbeddingModelIfAny(modelsDir);
+        if (tag == null) throw new KitException(file(modelsDir) + " has no active recognizer", "run ./jbang fetch-models");
+        return tag;
+    }
+
+    /** The same, or null when there is no models.json or it names no active recognizer (a damaged file is still a KitException). */
+    public static String activeEmbeddingModelIfAny(Path modelsDir) {
+        if (modelsDir == null || !Files.isRegularFile(file(modelsDir))) return null;
+        ObjectNode rec = active(read(modelsDir), "recognizer", modelsDir);
+        return rec == null ? null : rec.path("embedding_model").asText(rec.path("name").asText());
     }
 
     public static String sha256(Path file) throws IOException {

@@ -36,13 +36,18 @@ public final class ModelCheck {
 
     /** The verdict for {@code layout}'s archive and models; an unreadable store or models.json gives no verdict (their own checks report them). */
     public static Verdict of(Layout layout) {
-        Map<String, Integer> byModel = new TreeMap<>();
         try {
-            if (!Files.isDirectory(layout.data())) return new Verdict(byModel, null, null, null);
-            for (EmbeddingStore.Face f : EmbeddingStore.open(layout.data()).faces()) byModel.merge(f.model(), 1, Integer::sum);
+            if (!Files.isDirectory(layout.data())) return new Verdict(new TreeMap<>(), null, null, null);
+            return of(layout, EmbeddingStore.open(layout.data()));
         } catch (KitException e) {
-            return new Verdict(byModel, null, null, null);
+            return new Verdict(new TreeMap<>(), null, null, null);
         }
+    }
+
+    /** The verdict for a store already opened (a step that loads the store anyway need not read it twice). */
+    public static Verdict of(Layout layout, EmbeddingStore store) {
+        Map<String, Integer> byModel = new TreeMap<>();
+        for (EmbeddingStore.Face f : store.faces()) byModel.merge(f.model(), 1, Integer::sum);
         String active = activeModel(layout);
         if (byModel.isEmpty()) return new Verdict(byModel, active, null, null);
         int total = byModel.values().stream().mapToInt(Integer::intValue).sum();
@@ -85,13 +90,10 @@ public final class ModelCheck {
     }
 
     private static String activeModel(Layout layout) {
-        if (!Files.isRegularFile(ModelCatalog.file(layout.models()))) return null;
         try {
-            ObjectNode doc = ModelCatalog.read(layout.models());
-            ObjectNode rec = ModelCatalog.active(doc, "recognizer", layout.models());
-            return rec == null ? null : rec.path("embedding_model").asText(rec.path("name").asText());
+            return ModelCatalog.activeEmbeddingModelIfAny(layout.models());
         } catch (KitException e) {
-            return null;
+            return null;  // a damaged models.json is the pre-flight's to report
         }
     }
 

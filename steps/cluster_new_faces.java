@@ -1,17 +1,18 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
-// The C2 compiler only for the distance kernel: everything else runs once per process and is
-// done sooner in C1's code than after C2 compiled it (which cost more CPU than the kernel at
-// 17.5k faces); the kernel keeps the default thresholds, as C1 does not vectorise it.
+// The C2 compiler only for the distance loops: everything else runs once per process and is
+// done sooner in C1's code than after C2 compiled it (which cost more CPU than the loops at
+// 17.5k faces); the loops are compiled by C2 early, as C1 does not vectorise them.
 //JAVA_OPTIONS -XX:Tier4InvocationThreshold=500000 -XX:Tier4MinInvocationThreshold=60000 -XX:Tier4CompileThreshold=1500000 -XX:Tier4BackEdgeThreshold=4000000
-//JAVA_OPTIONS -XX:CompileCommand=quiet -XX:CompileCommand=option,FaceDistances::*,double,CompileThresholdScaling,0.01
+//JAVA_OPTIONS -XX:CompileCommand=quiet -XX:CompileCommand=option,NearestIdentities::*,double,CompileThresholdScaling,0.01
+//JAVA_OPTIONS -XX:CompileCommand=option,DotProducts*::*,double,CompileThresholdScaling,0.01
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/Backups.java
 //SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java ../lib/FaceQuality.java
 //SOURCES ../lib/Photos.java ../lib/ReviewPage.java ../lib/ModelCatalog.java ../lib/ModelCheck.java
-//SOURCES ../lib/KitOptions.java ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java ../lib/Names.java ../lib/Timestamps.java ../lib/Identities.java ../lib/FaceDistances.java ../lib/IdentityEdits.java ../lib/ClusterStep.java
+//SOURCES ../lib/KitOptions.java ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java ../lib/Names.java ../lib/Timestamps.java ../lib/Identities.java ../lib/FaceDistances.java ../lib/NearestIdentities.java ../lib/DotProducts.java ../lib/OnnxGraph.java ../lib/OnnxRuntimeLibraries.java ../lib/IdentityEdits.java ../lib/ClusterStep.java
 
 /*
  * Step 4 — match new faces to the people already identified, for a person to review.
@@ -79,7 +80,6 @@ public class cluster_new_faces implements Callable<Integer> {
         ClusterStep.Options options = new ClusterStep.Options(threshold == null ? OptionalDouble.empty() : OptionalDouble.of(threshold),
                 limit == null ? OptionalInt.empty() : OptionalInt.of(limit));
         KitContext ctx = KitOptions.context(out, folders, !execute);
-        ModelCheck.beforeWork(ctx.layout(), ctx.console(), ModelCheck.OnMismatch.WARN);
         return StepRunner.runScript(new ClusterStep(options), ctx);
     }
 }

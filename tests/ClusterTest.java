@@ -199,10 +199,10 @@ class ClusterTest {
     }
 
     @Test
-    void theMatrixKernelAgreesWithABruteForceReference() {
+    void theMatrixKernelAgreesWithABruteForceReferenceOnBothEngines() {
         // Several blocks of new faces, identity runs of uneven length, rows not a multiple of 4, exclusions.
         Random r = new Random(42);
-        int dims = 64, identities = 37, nb = FaceDistances.BLOCK + 45;
+        int dims = 64, identities = 37, nb = DotProducts.blockRows(1) + 45;
         List<Integer> rowId = new ArrayList<>();
         for (int c = 0; c < identities; c++) for (int k = 0; k <= c % 5; k++) rowId.add(c);
         int na = rowId.size();
@@ -215,28 +215,76 @@ class ClusterTest {
             System.arraycopy(v, 0, b, j * dims, dims);
         }
         int[][] excluded = new int[identities][];
-        excluded[3] = new int[] {0, 5, FaceDistances.BLOCK + 1};
+        excluded[3] = new int[] {0, 5, DotProducts.blockRows(1) + 1};
         excluded[10] = new int[] {2, 4};
         int[] rows = rowId.stream().mapToInt(Integer::intValue).toArray();
-        FaceDistances.Nearest got = FaceDistances.nearestIdentities(a, rows, identities, b, dims, excluded);
-        for (int j = 0; j < nb; j++) {
-            double best = Double.POSITIVE_INFINITY, second = Double.POSITIVE_INFINITY;
-            int bestC = -1;
-            for (int c = 0; c < identities; c++) {
-                final int jj = j;
-                if (excluded[c] != null && java.util.Arrays.stream(excluded[c]).anyMatch(x -> x == jj)) continue;
-                double m = Double.POSITIVE_INFINITY;
-                for (int i = 0; i < na; i++) if (rows[i] == c) m = Math.min(m, FaceDistances.euclidean(a, i * dims, b, j * dims, dims));
-                if (m < best) {
-                    second = best;
-                    best = m;
-                    bestC = c;
-                } else if (m < second) second = m;
+        try (DotProducts.Engine onnx = DotProducts.await(DotProducts.loadInBackground())) {
+            assertTrue(onnx.onnxRuntime(), "ONNX Runtime loads here: " + onnx.fallbackReason);
+            NearestIdentities.Nearest got = NearestIdentities.find(a, rows, identities, b, dims, excluded, onnx);
+            assertSameChoice(NearestIdentities.find(a, rows, identities, b, dims, excluded, DotProducts.javaLoops()), got);
+            for (int j = 0; j < nb; j++) {
+                double best = Double.POSITIVE_INFINITY, second = Double.POSITIVE_INFINITY;
+                int bestC = -1;
+                for (int c = 0; c < identities; c++) {
+                    final int jj = j;
+                    if (excluded[c] != null && java.util.Arrays.stream(excluded[c]).anyMatch(x -> x == jj)) continue;
+                    double m = Double.POSITIVE_INFINITY;
+                    for (int i = 0; i < na; i++) if (rows[i] == c) m = Math.min(m, FaceDistances.euclidean(a, i * dims, b, j * dims, dims));
+                    if (m < best) {
+                        second = best;
+                        best = m;
+                        bestC = c;
+                    } else if (m < second) second = m;
+                }
+                assertEquals(bestC, got.best[j], "best identity of new face " + j);
+                assertEquals(best, Math.sqrt(Math.max(0, got.bestD2[j])), 1e-5);
+                assertEquals(second, Math.sqrt(Math.max(0, got.secondD2[j])), 1e-5);
             }
-            assertEquals(bestC, got.best[j], "best identity of new face " + j);
-            assertEquals(best, Math.sqrt(Math.max(0, got.bestD2[j])), 1e-5);
-            assertEquals(second, Math.sqrt(Math.max(0, got.secondD2[j])), 1e-5);
         }
+    }
+
+    @Test
+    void closeCallsAndExactTiesAreDecidedTheSameWayByBothEngines() {
+        // Identities that are copies of one another (exact ties: the earlier identity wins) and copies
+        // moved by a few float steps (closer than the engines' rounding differences): the bulk products
+        // cannot tell them apart, the exact recomputation must, identically on both engines.
+        Random r = new Random(7);
+        int dims = 512, base = 40, identities = base * 3, nb = 300;
+        float[] a = new float[identities * dims];
+        int[] rows = new int[identities];
+        for (int c = 0; c < base; c++) {
+            float[] v = EmbeddingStoreTest.unit(r, dims);
+            for (int copy = 0; copy < 3; copy++) {
+                int row = copy * base + c;
+                rows[row] = row;
+                for (int k = 0; k < dims; k++) a[row * dims + k] = copy == 2 ? Math.nextUp(v[k]) : v[k];
+            }
+        }
+        float[] b = new float[nb * dims];
+        for (int j = 0; j < nb; j++) {
+            float[] v = EmbeddingStoreTest.nudge(java.util.Arrays.copyOfRange(a, (j % base) * dims, (j % base + 1) * dims), 0.05 + 0.001 * (j % 7), j);
+            System.arraycopy(v, 0, b, j * dims, dims);
+        }
+        int[][] excluded = new int[identities][];
+        try (DotProducts.Engine onnx = DotProducts.await(DotProducts.loadInBackground())) {
+            assertTrue(onnx.onnxRuntime(), "ONNX Runtime loads here: " + onnx.fallbackReason);
+            NearestIdentities.Nearest viaOnnx = NearestIdentities.find(a, rows, identities, b, dims, excluded, onnx);
+            NearestIdentities.Nearest viaJava = NearestIdentities.find(a, rows, identities, b, dims, excluded, DotProducts.javaLoops());
+            assertSameChoice(viaJava, viaOnnx);
+            for (int j = 0; j < nb; j++) {
+                int c = j % base;
+                // the exact copy ties with the original: the original (earlier) is best, the copy second
+                assertTrue(viaOnnx.best[j] == c || viaOnnx.best[j] == 2 * base + c, "new face " + j + " -> " + viaOnnx.best[j]);
+                if (viaOnnx.best[j] == c) assertEquals(base + c, viaOnnx.second[j], "the exact copy comes second, new face " + j);
+            }
+        }
+    }
+
+    private static void assertSameChoice(NearestIdentities.Nearest want, NearestIdentities.Nearest got) {
+        assertArrayEquals(want.best, got.best, "best identities");
+        assertArrayEquals(want.second, got.second, "second identities");
+        assertArrayEquals(want.bestD2, got.bestD2, "best squared distances, bit for bit");
+        assertArrayEquals(want.secondD2, got.secondD2, "second squared distances, bit for bit");
     }
 
     @Test

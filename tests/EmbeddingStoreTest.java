@@ -436,7 +436,7 @@ class EmbeddingStoreTest {
         MatchThresholds t = MatchThresholds.forModel("faceplugin-fr_feature-0.0.1", models);
         assertEquals(0.9, t.high);
         assertEquals(0.7, t.grouping);
-        assertEquals("faceplugin-fr_feature-0.0.1", MatchThresholds.activeEmbeddingModel(models));
+        assertEquals("faceplugin-fr_feature-0.0.1", ModelCatalog.activeEmbeddingModelIfAny(models));
         assertEquals("VERY HIGH", t.label(0.49));
         assertEquals("HIGH", t.label(0.5));
         assertEquals("MODERATE", t.label(0.9));

@@ -1,6 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES ../tests/support/TinyScrfdModel.java
+//SOURCES ../tests/support/TinyScrfdModel.java ../lib/OnnxGraph.java
 
 /*
  * Writes a tiny synthetic ONNX model with SCRFD's input/output signature (see

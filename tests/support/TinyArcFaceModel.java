@@ -22,7 +22,7 @@ public final class TinyArcFaceModel {
         for (int i = 0; i < w.length; i++) w[i] = (float) Math.sin(i * 0.37) * 0.5f;
         for (int i = 0; i < n; i++) bias[i] = (float) Math.cos(i * 0.11) * 0.2f;
 
-        TinyScrfdModel.Graph g = new TinyScrfdModel.Graph();
+        OnnxGraph g = new OnnxGraph("tiny_arcface");
         g.input("input.1", 1, 3, 112, 112);
         g.node("GlobalAveragePool", List.of("input.1"), List.of("pooled"));
         g.node("Flatten", List.of("pooled"), List.of("flat"));
@@ -31,14 +31,6 @@ public final class TinyArcFaceModel {
         g.initializer("b", bias, n);
         g.node("Add", List.of("mm", "b"), List.of("683"));
         g.output("683", 1, n);
-        TinyScrfdModel.Proto model = new TinyScrfdModel.Proto();
-        model.varint(1, 8);                        // ir_version
-        model.string(2, "kit tiny arcface");       // producer_name
-        model.message(7, g.proto());               // graph
-        TinyScrfdModel.Proto opset = new TinyScrfdModel.Proto();
-        opset.string(1, "");
-        opset.varint(2, 13);
-        model.message(8, opset);                   // opset_import
-        return model.bytes();
+        return g.model("kit tiny arcface", 13);
     }
 }

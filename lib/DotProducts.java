@@ -1,0 +1,253 @@
+//DEPS com.microsoft.onnxruntime:onnxruntime:1.29.0
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtSession;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The dot products of new faces with every archive face, a block of new faces at a time: the
+ * bulk of matching's arithmetic (1,500 × 16,000 × 512 multiply-adds at 17,500 faces).
+ *
+ * <p>Two engines give the same numbers up to the last bits of each sum (they add in different
+ * orders); {@link NearestIdentities} allows for that and recomputes every close call exactly, so
+ * the proposals do not depend on the engine:
+ * <ul>
+ *   <li>ONNX Runtime's Gemm (its MLAS kernels), about 2.5× the JIT's loops on this kind of
+ *       machine. ONNX Runtime takes a few tenths of a second to load, so {@link #loadInBackground}
+ *       starts it while the archive is being read.
+ *   <li>plain Java loops, when ONNX Runtime cannot be loaded here (the reason is kept in
+ *       {@link Engine#fallbackReason}).
+ * </ul>
+ */
+public final class DotProducts {
+    private DotProducts() {}
+
+    /** What computes the products: ONNX Runtime's Gemm session, or (session null) the Java loops. */
+    public static final class Engine implements AutoCloseable {
+        private final OrtEnvironment env;
+        private final OrtSession gemm;
+        /** Why the Java loops are used; null when ONNX Runtime is. */
+        public final String fallbackReason;
+
+        private Engine(OrtEnvironment env, OrtSession gemm, String fallbackReason) {
+            this.env = env;
+            this.gemm = gemm;
+            this.fallbackReason = fallbackReason;
+        }
+
+        public boolean onnxRuntime() {
+            return gemm != null;
+        }
+
+        @Override
+        public void close() {
+            if (gemm == null) return;
+            try {
+                gemm.close();
+            } catch (OrtException ignored) {
+                // at exit: nothing to do about it
+            }
+        }
+    }
+
+    /** The Java loops only. */
+    public static Engine javaLoops() {
+        return new Engine(null, null, "asked for the Java loops");
+    }
+
+    /** Starts loading ONNX Runtime and its Gemm session on a thread of its own; never fails (falls back to the Java loops). */
+    public static CompletableFuture<Engine> loadInBackground() {
+        CompletableFuture<Engine> f = new CompletableFuture<>();
+        // ONNX Runtime's set-up recurses deeply in native code: a roomy stack (see FaceModels.BIG_STACK).
+        Thread t = new Thread(null, () -> f.complete(load()), "onnx-gemm-setup", 64L << 20);
+        t.setDaemon(true);
+        t.start();
+        return f;
+    }
+
+    /** The engine, or the Java loops when the future failed or was never started. */
+    public static Engine await(CompletableFuture<Engine> pending) {
+        if (pending == null) return javaLoops();
+        try {
+            return pending.join();
+        } catch (RuntimeException e) {
+            return new Engine(null, null, String.valueOf(e.getMessage()));
+        }
+    }
+
+    private static Engine load() {
+        try {
+            OnnxRuntimeLibraries.useUnpacked();
+            OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "kit");
+            OnnxGraph g = new OnnxGraph("face_dot_products");
+            g.input("new_faces", "n", "dims");
+            g.input("archive_faces", "m", "dims");
+            g.node("Gemm", List.of("new_faces", "archive_faces"), List.of("dots"), OnnxGraph.Attr.ints("transB", 1));
+            g.output("dots", "n", "m");
+            OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+            o.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
+            o.setInterOpNumThreads(1);
+            return new Engine(env, env.createSession(g.model("kit", 13), o), null);
+        } catch (OrtException | RuntimeException | LinkageError e) {
+            return new Engine(null, null, "ONNX Runtime could not be loaded: " + e);
+        }
+    }
+
+    /** New faces per block: as many as keep one block's products near 32 MB (16 to 256). */
+    static int blockRows(int archiveRows) {
+        return Math.max(16, Math.min(256, (8 << 20) / Math.max(1, archiveRows)));
+    }
+
+    /** The products of blocks of b's rows with every row of a (both row-major, {@code dims} columns). */
+    public interface Blocks extends AutoCloseable {
+        /** Fills row {@code j - j0} of the block's products into {@code row}: row[i] = b_j · a_i. Call {@link #compute} first. */
+        void row(int j, float[] row);
+
+        /** Computes the products of new faces [j0, j1) (at most {@link #blockRows} of them). */
+        void compute(int j0, int j1);
+
+        @Override
+        void close();
+    }
+
+    public static Blocks over(Engine engine, float[] a, float[] b, int dims) {
+        if (engine.onnxRuntime()) {
+            try {
+                return new OnnxBlocks(engine, a, b, dims);
+            } catch (OrtException e) {
+                // fall through: the Java loops give the same proposals
+            }
+        }
+        return new JavaBlocks(a, b, dims);
+    }
+
+    /** ONNX Runtime's Gemm on direct buffers: the archive's matrix is handed over once, the products land in place. */
+    private static final class OnnxBlocks implements Blocks {
+        private final Engine engine;
+        private final float[] b;
+        private final int dims, na;
+        private final OnnxTensor archive;
+        private final FloatBuffer in, out;
+        private int j0, bs;
+
+        OnnxBlocks(Engine engine, float[] a, float[] b, int dims) throws OrtException {
+            this.engine = engine;
+            this.b = b;
+            this.dims = dims;
+            this.na = a.length / dims;
+            FloatBuffer ab = direct(a.length);
+            ab.put(a).flip();
+            this.archive = OnnxTensor.createTensor(engine.env, ab, new long[] {na, dims});
+            int rows = blockRows(na);
+            this.in = direct(rows * dims);
+            this.out = direct(rows * na);
+        }
+
+        private static FloatBuffer direct(int floats) {
+            return ByteBuffer.allocateDirect(floats * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        }
+
+        @Override
+        public void compute(int j0, int j1) {
+            this.j0 = j0;
+            this.bs = j1 - j0;
+            in.clear();
+            in.put(b, j0 * dims, bs * dims).flip();
+            out.clear().limit(bs * na);
+            try (OnnxTensor newFaces = OnnxTensor.createTensor(engine.env, in, new long[] {bs, dims});
+                 OnnxTensor dots = OnnxTensor.createTensor(engine.env, out, new long[] {bs, na});
+                 OrtSession.Result r = engine.gemm.run(Map.of("new_faces", newFaces, "archive_faces", archive), Map.of("dots", dots))) {
+                // the products are in `out` (a pinned output)
+            } catch (OrtException e) {
+                throw new IllegalStateException("ONNX Runtime's matrix product failed: " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public void row(int j, float[] row) {
+            out.get((j - j0) * na, row, 0, na);
+        }
+
+        @Override
+        public void close() {
+            archive.close();
+        }
+    }
+
+    /**
+     * The Java loops: for a block of new faces (transposed, so the inner loop is a plain
+     * multiply-add over arrays the JIT turns into SIMD instructions), four archive rows per pass.
+     */
+    private static final class JavaBlocks implements Blocks {
+        private final float[] a, b;
+        private final int dims, na;
+        private float[] products = new float[0];
+        private int j0, bs;
+
+        JavaBlocks(float[] a, float[] b, int dims) {
+            this.a = a;
+            this.b = b;
+            this.dims = dims;
+            this.na = a.length / dims;
+        }
+
+        @Override
+        public void compute(int j0, int j1) {
+            this.j0 = j0;
+            this.bs = j1 - j0;
+            float[][] bt = new float[dims][bs];
+            for (int j = 0; j < bs; j++) for (int k = 0; k < dims; k++) bt[k][j] = b[(j0 + j) * dims + k];
+            if (products.length < bs * na) products = new float[bs * na];
+            float[][] dot = new float[4][bs];
+            for (int i = 0; i < na; i += 4) {
+                int n = Math.min(4, na - i);
+                dots(i, n, bt, dot);
+                for (int r = 0; r < n; r++) for (int j = 0; j < bs; j++) products[j * na + i + r] = dot[r][j];
+            }
+        }
+
+        @Override
+        public void row(int j, float[] row) {
+            System.arraycopy(products, (j - j0) * na, row, 0, na);
+        }
+
+        @Override
+        public void close() {}
+
+        // The loops live in small methods: each is compiled once, as a whole, rather than on the stack (OSR).
+        private void dots(int i, int n, float[][] bt, float[][] dot) {
+            for (float[] d : dot) Arrays.fill(d, 0f);
+            int o = i * dims;
+            if (n == 4) {
+                float[] d0 = dot[0], d1 = dot[1], d2 = dot[2], d3 = dot[3];
+                for (int k = 0; k < dims; k++) axpy4(a[o + k], a[o + dims + k], a[o + 2 * dims + k], a[o + 3 * dims + k], bt[k], d0, d1, d2, d3, bs);
+            } else {
+                for (int r = 0; r < n; r++) for (int k = 0; k < dims; k++) axpy(a[o + r * dims + k], bt[k], dot[r], bs);
+            }
+        }
+
+        private static void axpy(float x, float[] y, float[] acc, int n) {
+            for (int j = 0; j < n; j++) acc[j] += x * y[j];
+        }
+
+        /** y is read once for four multiply-adds. */
+        private static void axpy4(float x0, float x1, float x2, float x3, float[] y,
+                                  float[] acc0, float[] acc1, float[] acc2, float[] acc3, int n) {
+            for (int j = 0; j < n; j++) {
+                float v = y[j];
+                acc0[j] += x0 * v;
+                acc1[j] += x1 * v;
+                acc2[j] += x2 * v;
+                acc3[j] += x3 * v;
+            }
+        }
+    }
+}
