@@ -5,7 +5,7 @@
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/StepMain.java ../lib/DataLock.java
 //SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java ../lib/FaceQuality.java
-//SOURCES ../lib/Identities.java ../lib/FaceDistances.java ../lib/NearestIdentities.java ../lib/DotProducts.java ../lib/OnnxGraph.java ../lib/OnnxRuntimeLibraries.java
+//SOURCES ../lib/Identities.java ../lib/FaceDistances.java ../lib/NearestIdentities.java ../lib/DistanceTerms.java ../lib/OnnxGraph.java ../lib/OnnxRuntimeLibraries.java
 //SOURCES support/SideBySide.java ../tests/support/ClusterArchive.java
 
 /*
@@ -153,7 +153,7 @@ public class cluster implements Callable<Integer> {
             long t0 = System.nanoTime();
             EmbeddingStore store = EmbeddingStore.open(data);
             long t1 = System.nanoTime();
-            proposals = Matcher.findMatches(identities, index, store, MatchThresholds.archiveDefaults(), 1.05, DotProducts.loadInBackground()).proposals().size();
+            proposals = Matcher.findMatches(identities, index, store, MatchThresholds.archiveDefaults(), 1.05, DistanceTerms.loadInBackground()).proposals().size();
             long t2 = System.nanoTime();
             load[i] = (t1 - t0) / 1e9;
             match[i] = (t2 - t1) / 1e9;

@@ -223,7 +223,7 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                     Map.of(), List.of(), List.of(), now, null, null, null);
         }
         // ONNX Runtime (the matrix products) loads meanwhile too: a few tenths of a second, needed only at the end.
-        java.util.concurrent.CompletableFuture<DotProducts.Engine> engine = DotProducts.loadInBackground();
+        java.util.concurrent.CompletableFuture<DistanceTerms.Engine> engine = DistanceTerms.loadInBackground();
         // The store loads on a second core while this one parses the two documents (each is a third to a half
         // of the reading). A legacy-only archive gets its converted copy there (derived data, like the
         // reports): the next run loads segments.
@@ -255,7 +255,7 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         try {
             found = Matcher.findMatches(identities, photoIndex, store, t, threshold, engine);
         } finally {
-            DotProducts.await(engine).close();
+            DistanceTerms.await(engine).close();
         }
         List<Matcher.Proposal> proposals = found.proposals();
         if (options.limit().isPresent() && proposals.size() > options.limit().getAsInt()) {

@@ -63,7 +63,7 @@ public final class Matcher {
      * Refuses (KitException) when the faces to compare come from different embedding models.
      */
     public static Result findMatches(ObjectNode identitiesDoc, ObjectNode photoIndex, EmbeddingStore store,
-                                     MatchThresholds labels, double threshold, CompletableFuture<DotProducts.Engine> engine) {
+                                     MatchThresholds labels, double threshold, CompletableFuture<DistanceTerms.Engine> engine) {
         JsonNode ids = identitiesDoc.path("identities");
         Map<String, String> faceToPhoto = Identities.faceToPhoto(photoIndex);
         List<String> missing = new ArrayList<>();
@@ -147,7 +147,7 @@ public final class Matcher {
         int[] rows = Arrays.copyOf(rowIdentity, rowCount);
         int[][] excluded = new int[confirmedIds.size()][];
         excludedByIdentity.forEach((c, js) -> excluded[c] = js.stream().mapToInt(Integer::intValue).toArray());
-        NearestIdentities.Nearest nearest = NearestIdentities.find(a, rows, confirmedIds.size(), b, dims, excluded, DotProducts.await(engine));
+        NearestIdentities.Nearest nearest = NearestIdentities.find(a, rows, confirmedIds.size(), b, dims, excluded, DistanceTerms.await(engine));
 
         // 4. Proposals, with the reported distances recomputed exactly.
         int[] start = new int[confirmedIds.size() + 1];

@@ -7,7 +7,7 @@ import java.util.List;
  * being the smallest over its faces (matching-and-merge.md): the kernel of step 4.
  *
  * <p>Distances come from dot products (|a-b|² = |a|² + |b|² - 2a·b), computed in bulk by
- * {@link DotProducts}. Its engines add in different orders, so their sums differ in the last
+ * {@link DistanceTerms}. Its engines add in different orders, so their sums differ in the last
  * bits. The answer must not: a face close to two identities must get the same proposal on
  * every machine and engine. So the bulk products only choose the candidates — every identity
  * within a proven rounding bound of the second-nearest — and the candidates' squared distances
@@ -39,7 +39,7 @@ public final class NearestIdentities {
      * b: new faces; both row-major with {@code dims} columns. excluded[c] lists the new faces that may not
      * be matched to identity c (or is null).
      */
-    public static Nearest find(float[] a, int[] rowIdentity, int identities, float[] b, int dims, int[][] excluded, DotProducts.Engine engine) {
+    public static Nearest find(float[] a, int[] rowIdentity, int identities, float[] b, int dims, int[][] excluded, DistanceTerms.Engine engine) {
         int na = rowIdentity.length, nb = b.length / dims;
         Nearest out = new Nearest(nb);
         if (na == 0 || nb == 0) return out;
@@ -52,18 +52,25 @@ public final class NearestIdentities {
         int[][] excludedFor = byNewFace(excluded, nb);
         float slack = roundingBound(normA, normB, dims);
 
-        float[] row = new float[na], approx = new float[identities];
-        boolean[] skip = new boolean[identities];
-        int blockRows = DotProducts.blockRows(na);
-        try (DotProducts.Blocks products = DotProducts.over(engine, a, b, dims)) {
+        float[] row = new float[na], approx = new float[identities], values = new float[DistanceTerms.SMALLEST];
+        int[] smallestRows = new int[DistanceTerms.SMALLEST], candidates = new int[identities];
+        boolean[] skip = new boolean[identities], seen = new boolean[identities];
+        int blockRows = DistanceTerms.blockRows(na);
+        try (DistanceTerms.Blocks terms = DistanceTerms.over(engine, a, normA, b, dims)) {
             for (int j0 = 0; j0 < nb; j0 += blockRows) {
                 int j1 = Math.min(nb, j0 + blockRows);
-                products.compute(j0, j1);
+                terms.compute(j0, j1);
                 for (int j = j0; j < j1; j++) {
-                    products.row(j, row);
                     for (int c : excludedFor[j]) skip[c] = true;
-                    approxMinima(row, normA, normB[j], start, identities, approx);
-                    choose(j, a, b, dims, normA, normB[j], start, identities, approx, skip, slack, out);
+                    int kept = terms.smallest(j, values, smallestRows);
+                    int n = kept == 0 ? -1 : candidatesAmongSmallest(values, smallestRows, kept, na, rowIdentity, skip, seen, slack, candidates);
+                    if (n < 0) {
+                        // every term of this face, scanned here: the smallest ones did not settle it
+                        terms.row(j, row);
+                        approxMinima(row, start, identities, approx);
+                        n = candidatesAmongAll(approx, identities, skip, slack, candidates);
+                    }
+                    choose(j, a, b, dims, normA, normB[j], start, candidates, n, out);
                     for (int c : excludedFor[j]) skip[c] = false;
                 }
             }
@@ -71,25 +78,29 @@ public final class NearestIdentities {
         return out;
     }
 
-    /** approx[c] = min over identity c's rows of |a_i|² + |b_j|² - 2·(the bulk product); +∞ for an identity without rows. */
-    private static void approxMinima(float[] row, float[] normA, float nbj, int[] start, int identities, float[] approx) {
+    /**
+     * approx[c] = min over identity c's rows of the bulk terms |a_i|² − 2·a_i·b_j (+∞ for an identity
+     * without rows): the squared distance less |b_j|², the same for every identity.
+     */
+    private static void approxMinima(float[] row, int[] start, int identities, float[] approx) {
         for (int c = 0; c < identities; c++) {
             float m = Float.POSITIVE_INFINITY;
             for (int i = start[c], e = start[c + 1]; i < e; i++) {
-                float v = normA[i] + nbj - 2f * row[i];
+                float v = row[i];
                 if (v < m) m = v;
             }
             approx[c] = m;
         }
     }
 
-    /**
-     * The exact choice for new face j. Every identity whose exact distance could be among the two
-     * smallest has an approximate one within {@code 2 × slack} of the second-smallest approximate one
-     * (each differs from its exact value by at most slack); only those are recomputed.
+    /*
+     * The candidates: every identity whose exact distance could be among the two smallest. Each
+     * approximate distance differs from its exact one by at most slack, so they are the identities
+     * whose approximate distance is within 2 × slack of the second-smallest approximate one.
      */
-    private static void choose(int j, float[] a, float[] b, int dims, float[] normA, float nbj, int[] start, int identities,
-                               float[] approx, boolean[] skip, float slack, Nearest out) {
+
+    /** The candidates from every identity's approximate distance (approx), in identity order; returns how many. */
+    private static int candidatesAmongAll(float[] approx, int identities, boolean[] skip, float slack, int[] candidates) {
         float first = Float.POSITIVE_INFINITY, second = Float.POSITIVE_INFINITY;
         for (int c = 0; c < identities; c++) {
             if (skip[c]) continue;
@@ -100,8 +111,44 @@ public final class NearestIdentities {
             } else if (v < second) second = v;
         }
         float limit = second + 2 * slack;
+        int n = 0;
         for (int c = 0; c < identities; c++) {
-            if (skip[c] || !(approx[c] <= limit || Float.isInfinite(limit))) continue;
+            if (!skip[c] && (approx[c] <= limit || Float.isInfinite(limit))) candidates[n++] = c;
+        }
+        return n;
+    }
+
+    /**
+     * The candidates from the smallest terms alone (ascending, with their rows), in identity order;
+     * -1 when they cannot settle it: when fewer than two identities show among them, or when a term
+     * not kept could still be within the limit (the largest kept is not beyond it).
+     */
+    private static int candidatesAmongSmallest(float[] values, int[] rows, int kept, int na, int[] rowIdentity, boolean[] skip,
+                                               boolean[] seen, float slack, int[] candidates) {
+        int n = 0, distinct = 0;
+        float limit = Float.POSITIVE_INFINITY;
+        int q = 0;
+        for (; q < kept; q++) {
+            float v = values[q];
+            if (v != v) break;                              // NaN: leave it to the full scan
+            if (v > limit) break;
+            int c = rowIdentity[rows[q]];
+            if (skip[c] || seen[c]) continue;
+            seen[c] = true;
+            candidates[n++] = c;
+            if (++distinct == 2) limit = v + 2 * slack;   // ascending: v is the second identity's smallest term
+        }
+        for (int i = 0; i < n; i++) seen[candidates[i]] = false;
+        boolean settled = distinct >= 2 && (q < kept && values[q] > limit || q == kept && kept == na) && !Float.isInfinite(limit);
+        if (!settled) return -1;
+        Arrays.sort(candidates, 0, n);
+        return n;
+    }
+
+    /** The exact choice for new face j among the candidates (in identity order: on a tie the earlier identity wins). */
+    private static void choose(int j, float[] a, float[] b, int dims, float[] normA, float nbj, int[] start, int[] candidates, int n, Nearest out) {
+        for (int q = 0; q < n; q++) {
+            int c = candidates[q];
             if (start[c] == start[c + 1]) continue;
             float v = exactMin(a, b, j, dims, normA, nbj, start[c], start[c + 1]);
             if (v < out.bestD2[j]) {
@@ -130,9 +177,10 @@ public final class NearestIdentities {
     }
 
     /**
-     * A bound on |approximate - exact| squared distance for any pair. Two float sums of n products
-     * each lie within γ_n·Σ|a_k·b_k| ≤ γ_n·|a|·|b| of the true dot product (γ_n = n·u / (1 - n·u),
-     * u = 2⁻²⁴, whatever the order or fused multiply-adds); the distance doubles that, and its own
+     * A bound on |approximate - exact| squared distance for any pair, the approximate one less
+     * |b_j|² (which shifts every identity's alike). Two float sums of n products each lie within
+     * γ_n·Σ|a_k·b_k| ≤ γ_n·|a|·|b| of the true dot product (γ_n = n·u / (1 - n·u), u = 2⁻²⁴,
+     * whatever the order or fused multiply-adds); the distance doubles that, and its own
      * additions round by u of their size. Doubled again to leave no doubt: it only costs a few
      * more exact recomputations.
      */

@@ -22,10 +22,14 @@ public final class OnnxGraph {
         this.name = name;
     }
 
-    /** An integer (one value) or integer-list attribute of a node. */
-    public record Attr(String name, long[] ints) {
+    /** An integer (one value) or integer-list attribute of a node, or (ints null) a float one. */
+    public record Attr(String name, long[] ints, float f) {
         public static Attr ints(String name, long... v) {
-            return new Attr(name, v);
+            return new Attr(name, v, 0f);
+        }
+
+        public static Attr floats(String name, float v) {
+            return new Attr(name, null, v);
         }
     }
 
@@ -38,7 +42,10 @@ public final class OnnxGraph {
         for (Attr a : attrs) {
             Proto ap = new Proto();
             ap.string(1, a.name());
-            if (a.ints().length == 1) {
+            if (a.ints() == null) {
+                ap.varint(20, 1);              // type FLOAT
+                ap.fixed32(2, Float.floatToRawIntBits(a.f()));
+            } else if (a.ints().length == 1) {
                 ap.varint(20, 2);              // type INT
                 ap.varint(3, a.ints()[0]);
             } else {
@@ -65,14 +72,27 @@ public final class OnnxGraph {
         initializer(name, v, v.length);
     }
 
+    /** ONNX element types used here. */
+    private static final int FLOAT = 1, INT64 = 7;
+
     /** A float input; each dimension a number (fixed) or a String (a named dimension, any size at run time). */
     public void input(String name, Object... dims) {
-        inputs.add(valueInfo(name, dims));
+        inputs.add(valueInfo(name, FLOAT, dims));
+    }
+
+    /** A 64-bit integer input, dimensions as for {@link #input}. */
+    public void int64Input(String name, Object... dims) {
+        inputs.add(valueInfo(name, INT64, dims));
     }
 
     /** A float output, dimensions as for {@link #input}. */
     public void output(String name, Object... dims) {
-        outputs.add(valueInfo(name, dims));
+        outputs.add(valueInfo(name, FLOAT, dims));
+    }
+
+    /** A 64-bit integer output, dimensions as for {@link #input}. */
+    public void int64Output(String name, Object... dims) {
+        outputs.add(valueInfo(name, INT64, dims));
     }
 
     /** The model file's bytes: this graph, ONNX IR version 8, the default operator set at {@code opset}. */
@@ -94,7 +114,7 @@ public final class OnnxGraph {
         return model.bytes();
     }
 
-    private static Proto valueInfo(String name, Object... dims) {
+    private static Proto valueInfo(String name, int elemType, Object... dims) {
         Proto shape = new Proto();
         for (Object d : dims) {
             Proto dim = new Proto();
@@ -103,7 +123,7 @@ public final class OnnxGraph {
             shape.message(1, dim);
         }
         Proto tensor = new Proto();
-        tensor.varint(1, 1);                   // elem_type FLOAT
+        tensor.varint(1, elemType);            // elem_type
         tensor.message(2, shape);
         Proto type = new Proto();
         type.message(1, tensor);
@@ -132,6 +152,11 @@ public final class OnnxGraph {
         void varint(int field, long v) {
             tag(field, 0);
             raw(v);
+        }
+
+        void fixed32(int field, int v) {
+            tag(field, 5);
+            for (int k = 0; k < 4; k++) out.write((v >>> (8 * k)) & 0xFF);
         }
 
         void bytes(int field, byte[] b) {

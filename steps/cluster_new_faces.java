@@ -1,18 +1,16 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
-// The C2 compiler only for the distance loops: everything else runs once per process and is
-// done sooner in C1's code than after C2 compiled it (which cost more CPU than the loops at
-// 17.5k faces); the loops are compiled by C2 early, as C1 does not vectorise them.
-//JAVA_OPTIONS -XX:Tier4InvocationThreshold=500000 -XX:Tier4MinInvocationThreshold=60000 -XX:Tier4CompileThreshold=1500000 -XX:Tier4BackEdgeThreshold=4000000
-//JAVA_OPTIONS -XX:CompileCommand=quiet -XX:CompileCommand=option,NearestIdentities::*,double,CompileThresholdScaling,0.01
-//JAVA_OPTIONS -XX:CompileCommand=option,DotProducts*::*,double,CompileThresholdScaling,0.01
+// C1's code only: the heavy arithmetic runs in ONNX Runtime (DistanceTerms), and everything
+// else runs once per process, done sooner in C1's code than after C2 compiled it (C2 cost
+// more CPU than it saved at 17,500 faces; C1 without profiling is also C1's fastest code).
+//JAVA_OPTIONS -XX:TieredStopAtLevel=1
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/Backups.java
 //SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java ../lib/FaceQuality.java
 //SOURCES ../lib/Photos.java ../lib/ReviewPage.java ../lib/ModelCatalog.java ../lib/ModelCheck.java
-//SOURCES ../lib/KitOptions.java ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java ../lib/Names.java ../lib/Timestamps.java ../lib/Identities.java ../lib/FaceDistances.java ../lib/NearestIdentities.java ../lib/DotProducts.java ../lib/OnnxGraph.java ../lib/OnnxRuntimeLibraries.java ../lib/IdentityEdits.java ../lib/ClusterStep.java
+//SOURCES ../lib/KitOptions.java ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java ../lib/Names.java ../lib/Timestamps.java ../lib/Identities.java ../lib/FaceDistances.java ../lib/NearestIdentities.java ../lib/DistanceTerms.java ../lib/OnnxGraph.java ../lib/OnnxRuntimeLibraries.java ../lib/IdentityEdits.java ../lib/ClusterStep.java
 
 /*
  * Step 4 — match new faces to the people already identified, for a person to review.

@@ -202,7 +202,7 @@ class ClusterTest {
     void theMatrixKernelAgreesWithABruteForceReferenceOnBothEngines() {
         // Several blocks of new faces, identity runs of uneven length, rows not a multiple of 4, exclusions.
         Random r = new Random(42);
-        int dims = 64, identities = 37, nb = DotProducts.blockRows(1) + 45;
+        int dims = 64, identities = 37, nb = DistanceTerms.blockRows(1) + 45;
         List<Integer> rowId = new ArrayList<>();
         for (int c = 0; c < identities; c++) for (int k = 0; k <= c % 5; k++) rowId.add(c);
         int na = rowId.size();
@@ -215,13 +215,13 @@ class ClusterTest {
             System.arraycopy(v, 0, b, j * dims, dims);
         }
         int[][] excluded = new int[identities][];
-        excluded[3] = new int[] {0, 5, DotProducts.blockRows(1) + 1};
+        excluded[3] = new int[] {0, 5, DistanceTerms.blockRows(1) + 1};
         excluded[10] = new int[] {2, 4};
         int[] rows = rowId.stream().mapToInt(Integer::intValue).toArray();
-        try (DotProducts.Engine onnx = DotProducts.await(DotProducts.loadInBackground())) {
+        try (DistanceTerms.Engine onnx = DistanceTerms.await(DistanceTerms.loadInBackground())) {
             assertTrue(onnx.onnxRuntime(), "ONNX Runtime loads here: " + onnx.fallbackReason);
             NearestIdentities.Nearest got = NearestIdentities.find(a, rows, identities, b, dims, excluded, onnx);
-            assertSameChoice(NearestIdentities.find(a, rows, identities, b, dims, excluded, DotProducts.javaLoops()), got);
+            assertSameChoice(NearestIdentities.find(a, rows, identities, b, dims, excluded, DistanceTerms.javaLoops()), got);
             for (int j = 0; j < nb; j++) {
                 double best = Double.POSITIVE_INFINITY, second = Double.POSITIVE_INFINITY;
                 int bestC = -1;
@@ -266,16 +266,54 @@ class ClusterTest {
             System.arraycopy(v, 0, b, j * dims, dims);
         }
         int[][] excluded = new int[identities][];
-        try (DotProducts.Engine onnx = DotProducts.await(DotProducts.loadInBackground())) {
+        try (DistanceTerms.Engine onnx = DistanceTerms.await(DistanceTerms.loadInBackground())) {
             assertTrue(onnx.onnxRuntime(), "ONNX Runtime loads here: " + onnx.fallbackReason);
             NearestIdentities.Nearest viaOnnx = NearestIdentities.find(a, rows, identities, b, dims, excluded, onnx);
-            NearestIdentities.Nearest viaJava = NearestIdentities.find(a, rows, identities, b, dims, excluded, DotProducts.javaLoops());
+            NearestIdentities.Nearest viaJava = NearestIdentities.find(a, rows, identities, b, dims, excluded, DistanceTerms.javaLoops());
             assertSameChoice(viaJava, viaOnnx);
             for (int j = 0; j < nb; j++) {
                 int c = j % base;
                 // the exact copy ties with the original: the original (earlier) is best, the copy second
                 assertTrue(viaOnnx.best[j] == c || viaOnnx.best[j] == 2 * base + c, "new face " + j + " -> " + viaOnnx.best[j]);
                 if (viaOnnx.best[j] == c) assertEquals(base + c, viaOnnx.second[j], "the exact copy comes second, new face " + j);
+            }
+        }
+    }
+
+    @Test
+    void anIdentityWithMoreFacesThanTheKeptSmallestTermsIsDecidedTheSameWay() {
+        // One person with 150 faces all near the new faces: the 64 smallest terms are all theirs, so
+        // the second-nearest must come from the full scan of every term.
+        Random r = new Random(11);
+        int dims = 512, big = 150, others = 30, nb = 40;
+        int rowsTotal = big + others * 2;
+        float[] a = new float[rowsTotal * dims];
+        int[] rows = new int[rowsTotal];
+        float[] centre = EmbeddingStoreTest.unit(r, dims);
+        for (int i = 0; i < big; i++) {
+            rows[i] = 0;
+            System.arraycopy(EmbeddingStoreTest.nudge(centre, 0.2, 1000 + i), 0, a, i * dims, dims);
+        }
+        for (int c = 1; c <= others; c++) {
+            float[] v = EmbeddingStoreTest.unit(r, dims);
+            for (int k = 0; k < 2; k++) {
+                int i = big + (c - 1) * 2 + k;
+                rows[i] = c;
+                System.arraycopy(EmbeddingStoreTest.nudge(v, 0.1, 2000 + i), 0, a, i * dims, dims);
+            }
+        }
+        float[] b = new float[nb * dims];
+        for (int j = 0; j < nb; j++) System.arraycopy(EmbeddingStoreTest.nudge(centre, 0.15, 3000 + j), 0, b, j * dims, dims);
+        int[][] excluded = new int[others + 1][];
+        excluded[0] = new int[] {3};   // face 3 may not go to the big identity: its choice is among the others
+        try (DistanceTerms.Engine onnx = DistanceTerms.await(DistanceTerms.loadInBackground())) {
+            assertTrue(onnx.onnxRuntime(), "ONNX Runtime loads here: " + onnx.fallbackReason);
+            NearestIdentities.Nearest viaOnnx = NearestIdentities.find(a, rows, others + 1, b, dims, excluded, onnx);
+            assertSameChoice(NearestIdentities.find(a, rows, others + 1, b, dims, excluded, DistanceTerms.javaLoops()), viaOnnx);
+            for (int j = 0; j < nb; j++) {
+                if (j == 3) assertNotEquals(0, viaOnnx.best[j], "an excluded identity is never chosen");
+                else assertEquals(0, viaOnnx.best[j], "new face " + j + " is nearest the big identity");
+                assertTrue(viaOnnx.second[j] > 0, "and has a second identity: new face " + j);
             }
         }
     }

@@ -13,8 +13,11 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The dot products of new faces with every archive face, a block of new faces at a time: the
- * bulk of matching's arithmetic (1,500 × 16,000 × 512 multiply-adds at 17,500 faces).
+ * The bulk of matching's arithmetic: for new faces b_j and archive faces a_i, the terms
+ * |a_i|² − 2·a_i·b_j of their squared distances |a_i − b_j|² = |a_i|² − 2·a_i·b_j + |b_j|²,
+ * a block of new faces at a time (1,500 × 16,000 dot products of 512 dimensions at 17,500
+ * faces). The last term is the same for every archive face, so it is left out: it does not
+ * change which archive face is nearest.
  *
  * <p>Two engines give the same numbers up to the last bits of each sum (they add in different
  * orders); {@link NearestIdentities} allows for that and recomputes every close call exactly, so
@@ -27,8 +30,8 @@ import java.util.concurrent.CompletableFuture;
  *       {@link Engine#fallbackReason}).
  * </ul>
  */
-public final class DotProducts {
-    private DotProducts() {}
+public final class DistanceTerms {
+    private DistanceTerms() {}
 
     /** What computes the products: ONNX Runtime's Gemm session, or (session null) the Java loops. */
     public static final class Engine implements AutoCloseable {
@@ -87,11 +90,20 @@ public final class DotProducts {
         try {
             OnnxRuntimeLibraries.useUnpacked();
             OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "kit");
-            OnnxGraph g = new OnnxGraph("face_dot_products");
+            // products = |a_i|² - 2·b_j·a_i: Gemm with alpha -2 and the archive's squared norms as its bias row
+            OnnxGraph g = new OnnxGraph("face_distance_terms");
             g.input("new_faces", "n", "dims");
             g.input("archive_faces", "m", "dims");
-            g.node("Gemm", List.of("new_faces", "archive_faces"), List.of("dots"), OnnxGraph.Attr.ints("transB", 1));
-            g.output("dots", "n", "m");
+            g.input("archive_norms", 1, "m");
+            g.node("Gemm", List.of("new_faces", "archive_faces", "archive_norms"), List.of("terms"),
+                    OnnxGraph.Attr.ints("transB", 1), OnnxGraph.Attr.floats("alpha", -2f));
+            g.output("terms", "n", "m");
+            // and each new face's k smallest terms with their rows, so Java need not scan every term
+            g.int64Input("k", 1);
+            g.node("TopK", List.of("terms", "k"), List.of("smallest", "smallest_rows"),
+                    OnnxGraph.Attr.ints("largest", 0), OnnxGraph.Attr.ints("sorted", 1));
+            g.output("smallest", "n", "k");
+            g.int64Output("smallest_rows", "n", "k");
             OrtSession.SessionOptions o = new OrtSession.SessionOptions();
             o.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
             o.setInterOpNumThreads(1);
@@ -101,44 +113,56 @@ public final class DotProducts {
         }
     }
 
-    /** New faces per block: as many as keep one block's products near 32 MB (16 to 256). */
+    /** New faces per block: as many as keep one block's terms near 32 MB (16 to 256). */
     static int blockRows(int archiveRows) {
         return Math.max(16, Math.min(256, (8 << 20) / Math.max(1, archiveRows)));
     }
 
-    /** The products of blocks of b's rows with every row of a (both row-major, {@code dims} columns). */
+    /** Smallest terms kept per new face (when the engine keeps them). */
+    static final int SMALLEST = 64;
+
+    /** The terms of blocks of b's rows against every row of a (both row-major, {@code dims} columns). */
     public interface Blocks extends AutoCloseable {
-        /** Fills row {@code j - j0} of the block's products into {@code row}: row[i] = b_j · a_i. Call {@link #compute} first. */
+        /** Copies new face j's terms into {@code row}: row[i] = |a_i|² − 2·a_i·b_j. Call {@link #compute} on its block first. */
         void row(int j, float[] row);
 
-        /** Computes the products of new faces [j0, j1) (at most {@link #blockRows} of them). */
+        /**
+         * New face j's smallest terms, ascending, and their archive rows, into values and rows (of at
+         * least {@link #SMALLEST} places); returns how many, or 0 when this engine keeps none (then use {@link #row}).
+         */
+        int smallest(int j, float[] values, int[] rows);
+
+        /** Computes the terms of new faces [j0, j1) (at most {@link #blockRows} of them). */
         void compute(int j0, int j1);
 
         @Override
         void close();
     }
 
-    public static Blocks over(Engine engine, float[] a, float[] b, int dims) {
+    /** normA: |a_i|² of each archive face. */
+    public static Blocks over(Engine engine, float[] a, float[] normA, float[] b, int dims) {
         if (engine.onnxRuntime()) {
             try {
-                return new OnnxBlocks(engine, a, b, dims);
+                return new OnnxBlocks(engine, a, normA, b, dims);
             } catch (OrtException e) {
                 // fall through: the Java loops give the same proposals
             }
         }
-        return new JavaBlocks(a, b, dims);
+        return new JavaBlocks(a, normA, b, dims);
     }
 
-    /** ONNX Runtime's Gemm on direct buffers: the archive's matrix is handed over once, the products land in place. */
+    /** ONNX Runtime's Gemm on direct buffers: the archive's matrix is handed over once, the terms land in place. */
     private static final class OnnxBlocks implements Blocks {
         private final Engine engine;
         private final float[] b;
         private final int dims, na;
-        private final OnnxTensor archive;
-        private final FloatBuffer in, out;
+        private final OnnxTensor archive, norms, k;
+        private final FloatBuffer in, out, smallest;
+        private final java.nio.LongBuffer smallestRows;
+        private final int kept;
         private int j0, bs;
 
-        OnnxBlocks(Engine engine, float[] a, float[] b, int dims) throws OrtException {
+        OnnxBlocks(Engine engine, float[] a, float[] normA, float[] b, int dims) throws OrtException {
             this.engine = engine;
             this.b = b;
             this.dims = dims;
@@ -146,9 +170,16 @@ public final class DotProducts {
             FloatBuffer ab = direct(a.length);
             ab.put(a).flip();
             this.archive = OnnxTensor.createTensor(engine.env, ab, new long[] {na, dims});
+            FloatBuffer nb = direct(na);
+            nb.put(normA).flip();
+            this.norms = OnnxTensor.createTensor(engine.env, nb, new long[] {1, na});
+            this.kept = Math.min(SMALLEST, na);
+            this.k = OnnxTensor.createTensor(engine.env, new long[] {kept});
             int rows = blockRows(na);
             this.in = direct(rows * dims);
             this.out = direct(rows * na);
+            this.smallest = direct(rows * kept);
+            this.smallestRows = ByteBuffer.allocateDirect(rows * kept * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
         }
 
         private static FloatBuffer direct(int floats) {
@@ -162,10 +193,15 @@ public final class DotProducts {
             in.clear();
             in.put(b, j0 * dims, bs * dims).flip();
             out.clear().limit(bs * na);
+            smallest.clear().limit(bs * kept);
+            smallestRows.clear().limit(bs * kept);
             try (OnnxTensor newFaces = OnnxTensor.createTensor(engine.env, in, new long[] {bs, dims});
-                 OnnxTensor dots = OnnxTensor.createTensor(engine.env, out, new long[] {bs, na});
-                 OrtSession.Result r = engine.gemm.run(Map.of("new_faces", newFaces, "archive_faces", archive), Map.of("dots", dots))) {
-                // the products are in `out` (a pinned output)
+                 OnnxTensor terms = OnnxTensor.createTensor(engine.env, out, new long[] {bs, na});
+                 OnnxTensor values = OnnxTensor.createTensor(engine.env, smallest, new long[] {bs, kept});
+                 OnnxTensor rows = OnnxTensor.createTensor(engine.env, smallestRows, new long[] {bs, kept});
+                 OrtSession.Result r = engine.gemm.run(Map.of("new_faces", newFaces, "archive_faces", archive, "archive_norms", norms, "k", k),
+                         Map.of("terms", terms, "smallest", values, "smallest_rows", rows))) {
+                // the results are in the pinned outputs' buffers
             } catch (OrtException e) {
                 throw new IllegalStateException("ONNX Runtime's matrix product failed: " + e.getMessage(), e);
             }
@@ -177,8 +213,18 @@ public final class DotProducts {
         }
 
         @Override
+        public int smallest(int j, float[] values, int[] rows) {
+            int o = (j - j0) * kept;
+            smallest.get(o, values, 0, kept);
+            for (int q = 0; q < kept; q++) rows[q] = (int) smallestRows.get(o + q);
+            return kept;
+        }
+
+        @Override
         public void close() {
             archive.close();
+            norms.close();
+            k.close();
         }
     }
 
@@ -187,13 +233,14 @@ public final class DotProducts {
      * multiply-add over arrays the JIT turns into SIMD instructions), four archive rows per pass.
      */
     private static final class JavaBlocks implements Blocks {
-        private final float[] a, b;
+        private final float[] a, normA, b;
         private final int dims, na;
-        private float[] products = new float[0];
+        private float[] terms = new float[0];
         private int j0, bs;
 
-        JavaBlocks(float[] a, float[] b, int dims) {
+        JavaBlocks(float[] a, float[] normA, float[] b, int dims) {
             this.a = a;
+            this.normA = normA;
             this.b = b;
             this.dims = dims;
             this.na = a.length / dims;
@@ -205,18 +252,23 @@ public final class DotProducts {
             this.bs = j1 - j0;
             float[][] bt = new float[dims][bs];
             for (int j = 0; j < bs; j++) for (int k = 0; k < dims; k++) bt[k][j] = b[(j0 + j) * dims + k];
-            if (products.length < bs * na) products = new float[bs * na];
+            if (terms.length < bs * na) terms = new float[bs * na];
             float[][] dot = new float[4][bs];
             for (int i = 0; i < na; i += 4) {
                 int n = Math.min(4, na - i);
                 dots(i, n, bt, dot);
-                for (int r = 0; r < n; r++) for (int j = 0; j < bs; j++) products[j * na + i + r] = dot[r][j];
+                for (int r = 0; r < n; r++) for (int j = 0; j < bs; j++) terms[j * na + i + r] = normA[i + r] - 2f * dot[r][j];
             }
         }
 
         @Override
         public void row(int j, float[] row) {
-            System.arraycopy(products, (j - j0) * na, row, 0, na);
+            System.arraycopy(terms, (j - j0) * na, row, 0, na);
+        }
+
+        @Override
+        public int smallest(int j, float[] values, int[] rows) {
+            return 0;
         }
 
         @Override
