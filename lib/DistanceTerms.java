@@ -107,6 +107,8 @@ public final class DistanceTerms {
             OrtSession.SessionOptions o = new OrtSession.SessionOptions();
             o.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
             o.setInterOpNumThreads(1);
+            // Java works between two products: ONNX Runtime's threads must not spin on the cores meanwhile.
+            o.addConfigEntry("session.intra_op.allow_spinning", "0");
             return new Engine(env, env.createSession(g.model("kit", 13), o), null);
         } catch (OrtException | RuntimeException | LinkageError e) {
             return new Engine(null, null, "ONNX Runtime could not be loaded: " + e);
