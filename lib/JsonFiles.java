@@ -32,7 +32,13 @@ public final class JsonFiles {
      * Trees keep exact decimals. The kit's own records (step plans and results) serialise with
      * snake_case keys, as every other key the archive and the site use, and paths as plain text.
      */
-    public static final ObjectMapper MAPPER = new ObjectMapper()
+    public static final ObjectMapper MAPPER = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+                    // The documents' big maps are keyed by ids (photo ids, face ids): tens of thousands of names seen
+                    // once each. Jackson's table of field names is made for a few names seen often: filling it with
+                    // these costs most of the parse (and its interning more), for nothing.
+                    .disable(com.fasterxml.jackson.core.JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
+                    .disable(com.fasterxml.jackson.core.JsonFactory.Feature.INTERN_FIELD_NAMES)
+                    .build())
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .configure(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false)
