@@ -158,7 +158,7 @@ public final class ReviewPage {
                 if (!Files.isRegularFile(f)) return null;
                 return jpegUri(f, CROP_SIDE);
             });
-            if (uri == null) return placeholder("no crop", cls, "crop " + faceId + ".jpg is not on this computer");
+            if (uri == null) return placeholder("no crop", cls, "crop " + faceId + ".jpg is not on this computer", cache);
             return "<img class=\"" + cls + "\" src=\"" + uri + "\" alt=\"" + esc(faceId) + "\" title=\"" + esc(faceId) + "\">";
         }
 
@@ -166,7 +166,7 @@ public final class ReviewPage {
         String photo(String faceId) {
             Path file = photoFile(faceId);
             Thumb t = file == null ? null : thumbs.computeIfAbsent(file, ReviewPage::thumbnail);
-            if (t == null) return placeholder("no photo", "thumb", "the photo of " + faceId + " is not on this computer");
+            if (t == null) return placeholder("no photo", "thumb", "the photo of " + faceId + " is not on this computer", cache);
             StringBuilder h = new StringBuilder("<div class=\"thumbwrap\"><img class=\"thumb\" src=\"").append(t.uri())
                     .append("\" alt=\"").append(esc(file.getFileName().toString())).append("\">");
             EmbeddingStore.Face f = in.store().get(faceId);
@@ -230,12 +230,15 @@ public final class ReviewPage {
     }
 
     /** A grey box saying what is missing: an image that always loads. */
-    static String placeholder(String text, String cls, String title) {
+    /** A grey box saying {@code text}; its image is made once per page (cache) for each text and size. */
+    static String placeholder(String text, String cls, String title, Map<String, String> cache) {
         int side = cls.equals("thumb") ? 160 : CROP_SIDE;
-        String svg = "<svg xmlns='http://www.w3.org/2000/svg' width='" + side + "' height='" + side + "'>"
-                + "<rect width='100%' height='100%' fill='#e4e4e4' stroke='#aaa' stroke-dasharray='4'/>"
-                + "<text x='50%' y='50%' font-family='sans-serif' font-size='13' fill='#666' text-anchor='middle'>" + text + "</text></svg>";
-        String uri = "data:image/svg+xml;charset=utf-8," + URLEncoder.encode(svg, StandardCharsets.UTF_8).replace("+", "%20");
+        String uri = cache.computeIfAbsent("placeholder:" + side + ":" + text, k -> {
+            String svg = "<svg xmlns='http://www.w3.org/2000/svg' width='" + side + "' height='" + side + "'>"
+                    + "<rect width='100%' height='100%' fill='#e4e4e4' stroke='#aaa' stroke-dasharray='4'/>"
+                    + "<text x='50%' y='50%' font-family='sans-serif' font-size='13' fill='#666' text-anchor='middle'>" + text + "</text></svg>";
+            return "data:image/svg+xml;charset=utf-8," + URLEncoder.encode(svg, StandardCharsets.UTF_8).replace("+", "%20");
+        });
         return "<img class=\"" + cls + " placeholder\" src=\"" + uri + "\" alt=\"" + esc(text) + "\" title=\"" + esc(title) + "\">";
     }
 
