@@ -11,7 +11,7 @@
 //SOURCES ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java
 //SOURCES ../lib/Names.java ../lib/Timestamps.java ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/CrashPoint.java
 //SOURCES ../lib/StoreSettings.java ../lib/StoreErrors.java ../lib/Checksums.java ../lib/Md5Cache.java
-//SOURCES ../lib/UploadPlan.java ../lib/ObjectTransfer.java ../lib/WideWriteConnection.java ../lib/ObjectStore.java ../lib/UploadStep.java
+//SOURCES ../lib/UploadPlan.java ../lib/ObjectTransfer.java ../lib/SignedPut.java ../lib/WideWriteConnection.java ../lib/ObjectStore.java ../lib/UploadStep.java
 
 /*
  * Step 5 — upload: sends the archive's photos and face crops to Cloudflare R2 (or any
