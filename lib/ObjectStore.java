@@ -46,7 +46,8 @@ import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
  * <p>The client is the SDK's lightest set-up: the JDK's own HttpURLConnection (no connection-pool
  * library to load at start-up), no flexible checksums, and no SHA-256 of the payload (integrity
  * comes from Content-MD5 on every PUT and part, which the store checks, and from the ETags it
- * answers, which {@link ObjectTransfer} compares).
+ * answers, which {@link ObjectTransfer} compares). Small objects are sent by {@link SignedPut}
+ * over the same HTTP client, at the address the same endpoint rules give ({@link #signedPut}).
  */
 public final class ObjectStore implements AutoCloseable {
     public static final int DEFAULT_PARALLEL = 4;
