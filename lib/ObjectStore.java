@@ -10,7 +10,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import software.amazon.awssdk.endpoints.Endpoint;
 import software.amazon.awssdk.http.auth.spi.scheme.AuthSchemeOption;
-import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeParams;
 import software.amazon.awssdk.services.s3.endpoints.S3EndpointParams;
 import software.amazon.awssdk.services.s3.endpoints.S3EndpointProvider;
@@ -19,6 +18,7 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.SdkHttpRequest;
 import software.amazon.awssdk.http.auth.aws.scheme.AwsV4AuthScheme;
 import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
@@ -46,19 +46,24 @@ import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
  * <p>The client is the SDK's lightest set-up: the JDK's own HttpURLConnection (no connection-pool
  * library to load at start-up), no flexible checksums, and no SHA-256 of the payload (integrity
  * comes from Content-MD5 on every PUT and part, which the store checks, and from the ETags it
- * answers, which {@link ObjectTransfer} compares).
+ * answers, which {@link ObjectTransfer} compares). Small objects are sent by {@link SignedPut}
+ * over the same HTTP client, at the address the same endpoint rules give ({@link #signedPut}).
  */
 public final class ObjectStore implements AutoCloseable {
     public static final int DEFAULT_PARALLEL = 4;
 
     private final StoreSettings settings;
     private final S3Client s3;
+    private final SdkHttpClient http;
+    private final SameEndpoint endpoints;
     private final int parallel;
     private final Md5Cache md5s;
 
-    private ObjectStore(StoreSettings settings, S3Client s3, int parallel, Md5Cache md5s) {
+    private ObjectStore(StoreSettings settings, S3Client s3, SdkHttpClient http, SameEndpoint endpoints, int parallel, Md5Cache md5s) {
         this.settings = settings;
         this.s3 = s3;
+        this.http = http;
+        this.endpoints = endpoints;
         this.parallel = parallel;
         this.md5s = md5s;
     }
@@ -85,9 +90,11 @@ public final class ObjectStore implements AutoCloseable {
             System.setProperty("slf4j.internal.verbosity", "WARN");
             System.setProperty("slf4j.provider", "org.slf4j.nop.NOPServiceProvider");
         }
+        SdkHttpClient http = httpClient(settings);
+        SameEndpoint endpoints = new SameEndpoint();
         S3Client s3 = S3Client.builder()
                 .endpointOverride(settings.endpoint())
-                .region(Region.of("auto"))
+                .region(REGION)
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(settings.accessKey(), settings.secretKey())))
                 .forcePathStyle(settings.pathStyle())
                 // No aws-chunked framing, and no "Expect: 100-continue" (a round trip per photo; the
@@ -95,17 +102,17 @@ public final class ObjectStore implements AutoCloseable {
                 .serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).expectContinueEnabled(false).build())
                 .putAuthScheme(new UnsignedPayloadScheme())
                 .authSchemeProvider(new SameAuthScheme())
-                .endpointProvider(new SameEndpoint())
+                .endpointProvider(endpoints)
                 // Recent SDKs add CRC trailers (aws-chunked) by default, which R2 and S3Proxy do not all
                 // accept; integrity comes from our own Content-MD5 instead.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                .applyMutation(b -> httpClient(b, settings))
+                .httpClient(http)
                 // Throttling (429/503), other 5xx and dropped connections are retried with
                 // exponential backoff and jitter, five tries in all.
                 .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(5).build()))
                 .build();
-        return new ObjectStore(settings, s3, p, md5s);
+        return new ObjectStore(settings, s3, http, endpoints, p, md5s);
     }
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
@@ -116,13 +123,40 @@ public final class ObjectStore implements AutoCloseable {
      * the socket in large writes, and no TLS context is built (loading the JDK's CA certificates
      * is a tenth of a second of start-up that plain http never uses). Over https the SDK's own.
      */
-    private static void httpClient(S3ClientBuilder b, StoreSettings settings) {
+    private static SdkHttpClient httpClient(StoreSettings settings) {
         if ("http".equalsIgnoreCase(settings.endpoint().getScheme())) {
-            b.httpClient(UrlConnectionHttpClient.create(uri -> WideWriteConnection.open(uri, CONNECT_TIMEOUT, READ_TIMEOUT)));
-        } else {
-            b.httpClientBuilder(UrlConnectionHttpClient.builder().connectionTimeout(CONNECT_TIMEOUT).socketTimeout(READ_TIMEOUT));
+            return UrlConnectionHttpClient.create(uri -> WideWriteConnection.open(uri, CONNECT_TIMEOUT, READ_TIMEOUT));
         }
+        return UrlConnectionHttpClient.builder().connectionTimeout(CONNECT_TIMEOUT).socketTimeout(READ_TIMEOUT).build();
     }
+
+    /**
+     * The PutObject sender for this store's bucket ({@link SignedPut}), at the address S3's endpoint
+     * rules give the S3 client for it; null when the rules ask for anything but plain SigV4 (then
+     * the S3 client sends every object).
+     */
+    SignedPut signedPut() {
+        S3EndpointParams p = S3EndpointParams.builder().region(REGION).bucket(settings.bucket()).endpoint(settings.endpoint().toString())
+                .forcePathStyle(settings.pathStyle()).useFips(false).useDualStack(false).accelerate(false).useGlobalEndpoint(false)
+                .build();
+        Endpoint e;
+        try {
+            e = endpoints.resolveEndpoint(p).join();
+        } catch (RuntimeException ex) {
+            return null; // the S3 client says what is wrong, naming the bucket
+        }
+        var schemes = e.attribute(software.amazon.awssdk.awscore.endpoints.AwsEndpointAttribute.AUTH_SCHEMES);
+        if (schemes == null || schemes.size() != 1
+                || !(schemes.get(0) instanceof software.amazon.awssdk.awscore.endpoints.authscheme.SigV4AuthScheme v4)) {
+            return null;
+        }
+        if (e.headers() != null && !e.headers().isEmpty()) return null;
+        String region = v4.signingRegion() != null ? v4.signingRegion() : REGION.id();
+        String name = v4.signingName() != null ? v4.signingName() : "s3";
+        return new SignedPut(http, AwsBasicCredentials.create(settings.accessKey(), settings.secretKey()), e.endpointUrl().toUri().toString(), region, name);
+    }
+
+    private static final Region REGION = Region.of("auto");
 
     /**
      * The parameters of S3's endpoint rules that vary from request to request are the object key,
@@ -189,7 +223,7 @@ public final class ObjectStore implements AutoCloseable {
 
     /** Sends exactly the new and changed items of {@code plan}, verified; {@code progress} may be null. */
     public ObjectTransfer.Outcome execute(UploadPlan plan, ProgressBar progress) {
-        return new ObjectTransfer(s3, settings, md5s, parallel).send(plan, progress);
+        return new ObjectTransfer(s3, signedPut(), settings, md5s, parallel).send(plan, progress);
     }
 
     /**
@@ -214,6 +248,7 @@ public final class ObjectStore implements AutoCloseable {
     @Override
     public void close() {
         s3.close();
+        http.close(); // given to the S3 client ready-made, so it is ours to close
     }
 
     /**
@@ -246,8 +281,8 @@ public final class ObjectStore implements AutoCloseable {
                 public SignedRequest sign(SignRequest<? extends AwsCredentialsIdentity> request) {
                     SdkHttpRequest http = request.request();
                     if (!asIfHttps(http)) return signer.sign(request);
-                    SignedRequest signed = signer.sign(request.copy(b -> b.request(http.toBuilder().protocol("https").build())));
-                    return signed.copy(b -> b.request(signed.request().toBuilder().protocol(http.protocol()).port(http.port()).build()));
+                    SignedRequest signed = signer.sign(request.copy(b -> b.request(signable(http))));
+                    return signed.copy(b -> b.request(sendable(signed.request(), http)));
                 }
 
                 @Override
@@ -257,8 +292,19 @@ public final class ObjectStore implements AutoCloseable {
             };
         }
 
-        private static boolean asIfHttps(SdkHttpRequest http) {
-            return "http".equals(http.protocol()) && http.port() != 80 && http.port() != 443 && http.port() > 0;
-        }
+    }
+
+    private static boolean asIfHttps(SdkHttpRequest http) {
+        return "http".equals(http.protocol()) && http.port() != 80 && http.port() != 443 && http.port() > 0;
+    }
+
+    /** {@code request} as it is signed without a payload hash: over plain http to a non-default port, as if over https. */
+    static SdkHttpRequest signable(SdkHttpRequest request) {
+        return asIfHttps(request) ? request.toBuilder().protocol("https").build() : request;
+    }
+
+    /** The {@code signed} form of {@link #signable}'s answer for {@code original}, sent the way {@code original} goes. */
+    static SdkHttpRequest sendable(SdkHttpRequest signed, SdkHttpRequest original) {
+        return asIfHttps(original) ? signed.toBuilder().protocol(original.protocol()).port(original.port()).build() : signed;
     }
 }

@@ -46,12 +46,15 @@ public final class ObjectTransfer {
     public record Outcome(int sentFiles, long sentBytes, Map<String, String> failed, double seconds) {}
 
     private final S3Client s3;
+    /** Small objects go this way (null: through the S3 client). */
+    private final SignedPut puts;
     private final StoreSettings settings;
     private final Md5Cache md5s;
     private final int parallel;
 
-    ObjectTransfer(S3Client s3, StoreSettings settings, Md5Cache md5s, int parallel) {
+    ObjectTransfer(S3Client s3, SignedPut puts, StoreSettings settings, Md5Cache md5s, int parallel) {
         this.s3 = s3;
+        this.puts = puts;
         this.settings = settings;
         this.md5s = md5s;
         this.parallel = parallel;
@@ -114,9 +117,10 @@ public final class ObjectTransfer {
         String etag;
         permits.acquire();
         try {
-            etag = s3.putObject(b -> b.bucket(settings.bucket()).key(item.key()).contentType(item.contentType())
-                            .contentLength((long) length).contentMD5(Base64.getEncoder().encodeToString(md5)),
-                    body(buf, length, item.contentType())).eTag();
+            String contentMd5 = Base64.getEncoder().encodeToString(md5);
+            etag = puts != null ? puts.put(item.key(), item.contentType(), buf, length, contentMd5)
+                    : s3.putObject(b -> b.bucket(settings.bucket()).key(item.key()).contentType(item.contentType())
+                            .contentLength((long) length).contentMD5(contentMd5), body(buf, length, item.contentType())).eTag();
         } finally {
             permits.release();
         }

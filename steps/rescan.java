@@ -12,7 +12,7 @@
 //SOURCES ../lib/FaceGrouping.java ../lib/FaceDistances.java ../lib/MatchThresholds.java ../lib/Identities.java
 //SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
 //SOURCES ../lib/StoreSettings.java ../lib/StoreErrors.java ../lib/Checksums.java ../lib/Md5Cache.java
-//SOURCES ../lib/UploadPlan.java ../lib/ObjectTransfer.java ../lib/ObjectStore.java ../lib/WideWriteConnection.java
+//SOURCES ../lib/UploadPlan.java ../lib/ObjectTransfer.java ../lib/SignedPut.java ../lib/ObjectStore.java ../lib/WideWriteConnection.java
 //SOURCES ../lib/RescanStep.java ../lib/PlannedArchive.java ../lib/ArchiveSnapshot.java ../lib/ModelCheck.java
 
 /*

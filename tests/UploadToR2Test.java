@@ -347,6 +347,97 @@ class UploadToR2Test {
         assertTrue(text.contains("1 file(s) could not be uploaded") && text.contains("run again"), text);
     }
 
+    /** Small files go up through SignedPut (the SDK's signer and HTTP client without the S3 client's pipeline): a 500 is retried. */
+    @Test
+    void aFailedSmallFilePutIsRetriedAndTheUploadSucceeds(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        try (FailingS3Proxy proxy = new FailingS3Proxy(store.port())) {
+            proxy.failFirstObjectPuts(2);
+            ObjectNode done = run(a, config(a.root(), proxy.endpoint(), bucket, store.secretKey()), true, new ByteArrayOutputStream());
+            assertEquals(0, done.at("/result/failed").size(), done.toString());
+            assertEquals(5, done.at("/result/files_sent").asInt());
+            assertEquals(2, proxy.objectPutsFailed());
+            assertEquals(5 + 2, proxy.puts(), "5 files, two of them sent twice");
+            assertEquals(proxy.puts(), proxy.putsWithContentMd5(), "every PUT carries Content-MD5");
+            assertEquals(proxy.puts(), proxy.putsWithUnsignedPayload(), "no PUT body is hashed into the signature");
+        }
+        assertArrayEquals(Files.readAllBytes(a.photo("Béatrice à Rhodes.png")), Files.readAllBytes(stored(bucket, "raw_photos/Béatrice à Rhodes.png")));
+        assertArrayEquals(Files.readAllBytes(a.crops().resolve("Image 001_compress:face0.jpg")),
+                Files.readAllBytes(stored(bucket, "crops/Image 001_compress:face0.jpg")));
+    }
+
+    @Test
+    void aSmallFileThatKeepsFailingIsReportedWithTheStoresAnswerAndTheOthersAreSent(@TempDir Path dir) throws Exception {
+        Archive a = archive(dir);
+        String bucket = newBucket();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (FailingS3Proxy proxy = new FailingS3Proxy(store.port())) {
+            proxy.alwaysFailObjectPutsOf("Béatrice");
+            ObjectNode done = run(a, config(a.root(), proxy.endpoint(), bucket, store.secretKey()), true, out);
+            assertEquals(1, done.at("/result/failed").size(), done.toString());
+            JsonNode failed = done.at("/result/failed").get(0);
+            assertEquals("raw_photos/Béatrice à Rhodes.png", failed.get("key").asText());
+            String error = failed.get("error").asText();
+            assertTrue(error.contains("500") && error.contains("InternalError") && error.contains("bucket '" + bucket + "'"), error);
+            assertEquals(5, proxy.objectPutsFailed(), "five tries in all, as the S3 client makes");
+        }
+        assertEquals(4, keys(run(a, bucket, false), "unchanged").size(), "the 4 other files were sent");
+        assertFalse(Files.exists(stored(bucket, "raw_photos/Béatrice à Rhodes.png")));
+    }
+
+    /**
+     * The request SignedPut sends is the one the S3 client sends for the same PutObject: the same
+     * address (the bucket's address from the endpoint rules, the key encoded the same way) and the
+     * same credential scope, for R2's account endpoint, a custom https domain and a local store.
+     */
+    @Test
+    void aSignedPutGoesWhereTheS3ClientsPutObjectGoes() {
+        String[][] cases = {
+            {"https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com", "false"},
+            {"https://r2.example.org", "true"},
+            {store.endpoint(), "true"}};
+        List<String> keys = List.of("raw_photos/Image 001_compress.jpg", "crops/Image 001_compress:face0.jpg",
+                "raw_photos/B\u00e9atrice \u00e0 Rhodes (1) +&=~.png", "crops/inbox_0123456789ab.jpg");
+        for (String[] c : cases) {
+            StoreSettings settings = new StoreSettings(URI.create(c[0]), "photos", "AKIDEXAMPLE", "secret", Boolean.parseBoolean(c[1]));
+            List<software.amazon.awssdk.http.SdkHttpRequest> seen = new ArrayList<>();
+            software.amazon.awssdk.core.interceptor.ExecutionInterceptor capture = new software.amazon.awssdk.core.interceptor.ExecutionInterceptor() {
+                @Override
+                public void beforeTransmission(software.amazon.awssdk.core.interceptor.Context.BeforeTransmission context,
+                        software.amazon.awssdk.core.interceptor.ExecutionAttributes attributes) {
+                    seen.add(context.httpRequest());
+                    throw new IllegalStateException("captured");
+                }
+            };
+            try (ObjectStore objects = ObjectStore.open(settings, 1);
+                 S3Client sdk = S3Client.builder().endpointOverride(settings.endpoint()).region(Region.of("auto")).forcePathStyle(settings.pathStyle())
+                         .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIDEXAMPLE", "secret")))
+                         .requestChecksumCalculation(software.amazon.awssdk.core.checksums.RequestChecksumCalculation.WHEN_REQUIRED)
+                         .overrideConfiguration(o -> o.addExecutionInterceptor(capture).retryStrategy(r -> r.maxAttempts(1))).build()) {
+                SignedPut puts = objects.signedPut();
+                assertNotNull(puts, c[0]);
+                for (String key : keys) {
+                    seen.clear();
+                    assertThrows(RuntimeException.class, () -> sdk.putObject(b -> b.bucket("photos").key(key).contentType("image/jpeg")
+                            .contentMD5("1B2M2Y8AsgTpgAmY7PhCfg=="), software.amazon.awssdk.core.sync.RequestBody.fromBytes(new byte[0])));
+                    var theirs = seen.get(0);
+                    var ours = puts.sign(puts.request(key, "image/jpeg", 0, "1B2M2Y8AsgTpgAmY7PhCfg=="), () -> new java.io.ByteArrayInputStream(new byte[0]));
+                    assertEquals(theirs.getUri(), ours.getUri(), c[0] + " " + key);
+                    assertEquals(scope(theirs), scope(ours), c[0] + " " + key);
+                    assertEquals("UNSIGNED-PAYLOAD", ours.firstMatchingHeader("x-amz-content-sha256").orElse(null), c[0]);
+                    assertEquals("1B2M2Y8AsgTpgAmY7PhCfg==", ours.firstMatchingHeader("Content-MD5").orElse(null));
+                }
+            }
+        }
+    }
+
+    /** The credential scope of a signed request's Authorization header ("AKID/date/region/service/aws4_request"). */
+    static String scope(software.amazon.awssdk.http.SdkHttpRequest r) {
+        String auth = r.firstMatchingHeader("Authorization").orElseThrow();
+        return auth.replaceAll(".*Credential=([^,]+),.*", "$1");
+    }
+
     /**
      * The client remembers S3's endpoint-rules answer per bucket instead of evaluating the rules
      * for every request: for R2's account endpoint (bucket in the host name), a custom https

@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A small HTTP proxy on 127.0.0.1 in front of a real S3 store (the sandbox's S3Proxy) that makes
  * UploadPart requests fail with 500 InternalError: the first {@code failFirst} of them, or every
- * one whose path contains {@code alwaysFailKeyPart}. Everything else is relayed byte for byte,
+ * one whose path contains {@code alwaysFailKeyPart}; the same for PutObject requests (whole
+ * objects) with {@link #failFirstObjectPuts} and {@link #alwaysFailObjectPutsOf}. Everything else is relayed byte for byte,
  * Host header included, so request signatures stay valid (Expect, like Connection, is not signed:
  * it answers "100 Continue" itself). One request per connection (it adds "Connection: close"),
  * which S3 clients handle by reconnecting.
@@ -29,6 +30,9 @@ public final class FailingS3Proxy implements AutoCloseable {
         return t;
     });
     private final AtomicInteger failFirst = new AtomicInteger();
+    private final AtomicInteger failFirstObjects = new AtomicInteger();
+    private volatile String alwaysFailObjectKeyPart;
+    private final AtomicInteger objectPutsFailed = new AtomicInteger();
     private volatile String alwaysFailKeyPart;
     private final AtomicInteger uploadPartsSeen = new AtomicInteger();
     private final AtomicInteger uploadPartsFailed = new AtomicInteger();
@@ -55,6 +59,20 @@ public final class FailingS3Proxy implements AutoCloseable {
     /** Every UploadPart of an object whose path contains {@code keyPart} answers 500. */
     public void alwaysFailUploadPartsOf(String keyPart) {
         alwaysFailKeyPart = keyPart;
+    }
+
+    /** The next {@code n} PutObject requests (a whole object in one PUT) answer 500. */
+    public void failFirstObjectPuts(int n) {
+        failFirstObjects.set(n);
+    }
+
+    /** Every PutObject of a key containing {@code keyPart} answers 500. */
+    public void alwaysFailObjectPutsOf(String keyPart) {
+        alwaysFailObjectKeyPart = keyPart;
+    }
+
+    public int objectPutsFailed() {
+        return objectPutsFailed.get();
     }
 
     public int uploadPartsSeen() {
@@ -118,6 +136,16 @@ public final class FailingS3Proxy implements AutoCloseable {
                 if (head.toLowerCase(Locale.ROOT).contains("\r\nx-amz-content-sha256: unsigned-payload\r\n")) putsWithUnsignedPayload.incrementAndGet();
             }
             boolean uploadPart = method.equals("PUT") && target.contains("partNumber=") && target.contains("uploadId=");
+            if (method.equals("PUT") && !uploadPart) {
+                String always = alwaysFailObjectKeyPart;
+                if ((always != null && java.net.URLDecoder.decode(target, StandardCharsets.UTF_8).contains(always))
+                        || failFirstObjects.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                    objectPutsFailed.incrementAndGet();
+                    failureMillis.add(System.currentTimeMillis());
+                    answer500(client.getOutputStream());
+                    return;
+                }
+            }
             if (uploadPart) {
                 uploadPartsSeen.incrementAndGet();
                 String always = alwaysFailKeyPart;
@@ -126,13 +154,7 @@ public final class FailingS3Proxy implements AutoCloseable {
                 if (fail) {
                     uploadPartsFailed.incrementAndGet();
                     failureMillis.add(System.currentTimeMillis());
-                    byte[] xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>injected failure</Message></Error>"
-                            .getBytes(StandardCharsets.UTF_8);
-                    OutputStream out = client.getOutputStream();
-                    out.write(("HTTP/1.1 500 Server Error\r\nContent-Type: application/xml\r\nContent-Length: " + xml.length
-                            + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                    out.write(xml);
-                    out.flush();
+                    answer500(client.getOutputStream());
                     return;
                 }
             }
@@ -143,6 +165,15 @@ public final class FailingS3Proxy implements AutoCloseable {
     }
 
     /** Sends the request upstream unchanged but for "Connection: close", and copies the answer back until upstream closes. */
+    private static void answer500(OutputStream out) throws IOException {
+        byte[] xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>injected failure</Message></Error>"
+                .getBytes(StandardCharsets.UTF_8);
+        out.write(("HTTP/1.1 500 Server Error\r\nContent-Type: application/xml\r\nContent-Length: " + xml.length
+                + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(xml);
+        out.flush();
+    }
+
     private void relay(String head, byte[] body, OutputStream toClient) throws IOException {
         StringBuilder h = new StringBuilder();
         for (String line : head.split("\r\n")) {
