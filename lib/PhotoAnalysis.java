@@ -56,8 +56,18 @@ public final class PhotoAnalysis {
 
     /** Decodes and analyses one photo; a photo that cannot be decoded is a KitException naming it. */
     public static Analysed analyse(byte[] bytes, String name, FaceModels m, double maxMegapixels) {
+        return analyse(decode(bytes, name, maxMegapixels), name, m);
+    }
+
+    /** The first half of {@link #analyse}, which needs no model: the pixel limit, then the photo decoded upright. */
+    static Photos.Decoded decode(byte[] bytes, String name, double maxMegapixels) {
         checkPixels(bytes, name, maxMegapixels);
         Photos.Decoded d = Photos.decode(bytes, name);
+        return d;
+    }
+
+    /** The second half of {@link #analyse}: the decoded photo's faces found, aligned, embedded and cropped. */
+    static Analysed analyse(Photos.Decoded d, String name, FaceModels m) {
         Photos.Image img = d.image();
         int rotation = 0;
         List<FaceDetector.Face> faces = m.detector.detect(img);
@@ -99,6 +109,16 @@ public final class PhotoAnalysis {
      */
     public static List<Outcome> analyseAll(List<Task> tasks, FaceModels m, double maxMegapixels, Runnable afterEach)
             throws InterruptedException {
+        return analyseAll(tasks, FaceModels.Loading.loaded(m), maxMegapixels, () -> {}, afterEach);
+    }
+
+    /**
+     * Same, the models possibly still loading: the first photos are read and decoded meanwhile
+     * (no model needed for that), and {@code whenLoaded} runs on the calling thread once the
+     * models are there, before the first outcome. A failure to load them is thrown.
+     */
+    static List<Outcome> analyseAll(List<Task> tasks, FaceModels.Loading loading, double maxMegapixels, Runnable whenLoaded,
+                                    Runnable afterEach) throws InterruptedException {
         int workers = Math.max(1, FaceModels.cores());
         ExecutorService pool = Executors.newFixedThreadPool(workers, FaceModels.workerThreads("ingest"));
         List<Outcome> out = new ArrayList<>(tasks.size());
@@ -108,7 +128,12 @@ public final class PhotoAnalysis {
             while (next < tasks.size() || !inFlight.isEmpty()) {
                 while (next < tasks.size() && inFlight.size() < 2 * workers) {
                     Task t = tasks.get(next++);
-                    inFlight.add(pool.submit(() -> analyseOne(t, m, maxMegapixels)));
+                    inFlight.add(pool.submit(() -> analyseOne(t, loading, maxMegapixels)));
+                }
+                if (whenLoaded != null) {
+                    loading.get();   // a failure to load the models is thrown here, not reported per photo
+                    whenLoaded.run();
+                    whenLoaded = null;
                 }
                 try {
                     out.add(inFlight.poll().get());
@@ -133,26 +158,52 @@ public final class PhotoAnalysis {
      */
     public static Batch analyseBatch(List<Task> tasks, FaceModels shared, Path modelsDir, double minFace, double maxMegapixels, Console console)
             throws InterruptedException {
-        FaceModels models = shared != null ? shared : FaceModels.open(modelsDir, 1);
-        try {
-            models.detector.minFace(minFace);
-            console.info(String.format("models: %s (%s detector)%s", models.embeddingModel, models.detector.family(),
-                    shared == null ? String.format(", loaded in %.2f s", models.loadSeconds) : ", already loaded"));
-            List<Outcome> outcomes;
-            try (ProgressBar bar = console.progress("Analysing", tasks.size(), false)) {
-                outcomes = analyseAll(tasks, models, maxMegapixels, () -> bar.advance(1));
-            }
-            return new Batch(models.embeddingModel, outcomes, outcomes.stream().mapToDouble(Outcome::seconds).sum());
-        } finally {
-            if (shared == null) models.close();
+        try (FaceModels.Loading loading = shared != null ? FaceModels.Loading.loaded(shared) : FaceModels.Loading.loadInBackground(modelsDir, 1)) {
+            return analyseBatch(tasks, loading, shared != null, minFace, maxMegapixels, console);
         }
     }
 
-    private static Outcome analyseOne(Task t, FaceModels m, double maxMegapixels) {
+    /**
+     * Same, with models that may still be loading (the caller started them early and closes
+     * them): photos are decoded while they load. {@code alreadyLoaded} only changes the line
+     * saying which models.
+     */
+    public static Batch analyseBatch(List<Task> tasks, FaceModels.Loading loading, boolean alreadyLoaded, double minFace,
+                                     double maxMegapixels, Console console) throws InterruptedException {
+        FaceModels.Loading sized = loading.minFace(minFace);
+        FaceModels[] models = new FaceModels[1];
+        List<Outcome> outcomes;
+        ProgressBar[] bar = new ProgressBar[1];
+        try {
+            outcomes = analyseAll(tasks, sized, maxMegapixels, () -> {
+                try {
+                    models[0] = sized.get();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);   // not reached: get() returned just before
+                }
+                console.info(String.format("models: %s (%s detector)%s", models[0].embeddingModel, models[0].detector.family(),
+                        alreadyLoaded ? ", already loaded" : String.format(", loaded in %.2f s", models[0].loadSeconds)));
+                bar[0] = console.progress("Analysing", tasks.size(), false);
+            }, () -> bar[0].advance(1));
+        } finally {
+            if (bar[0] != null) bar[0].close();
+        }
+        return new Batch(models[0].embeddingModel, outcomes, outcomes.stream().mapToDouble(Outcome::seconds).sum());
+    }
+
+    private static Outcome analyseOne(Task t, FaceModels.Loading loading, double maxMegapixels) {
         long t0 = System.nanoTime();
         try {
             byte[] bytes = Files.readAllBytes(t.file());
-            return new Outcome(t, analyse(bytes, t.name(), m, maxMegapixels), null, secs(t0));
+            Photos.Decoded d = decode(bytes, t.name(), maxMegapixels);
+            FaceModels m;
+            try {
+                m = loading.get();
+            } catch (RuntimeException | InterruptedException e) {
+                return new Outcome(t, null, "the face models did not load", secs(t0));   // the batch fails with the reason (analyseAll)
+            }
+            var a = analyse(d, t.name(), m);
+            return new Outcome(t, a, null, secs(t0));
         } catch (KitException e) {
             return new Outcome(t, null, e.getMessage() + (e.fix() != null ? " -> " + e.fix() : ""), secs(t0));
         } catch (IOException e) {
