@@ -487,9 +487,15 @@ public final class FaceModels implements AutoCloseable {
         };
     }
 
+    /** ONNX Runtime's native libraries loaded (from the kit's unpacked copy) and its environment made, once per JVM. */
+    static OrtEnvironment prepareRuntime() {
+        NativeLibraries.useUnpacked();
+        return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "kit");
+    }
+
     private static OrtSession createSession(Path file, int intraOpThreads) {
         try {
-            OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "kit");
+            OrtEnvironment env = prepareRuntime();
             return OptimisedModels.standard().open(env, file, intraOpThreads).session();
         } catch (OrtException e) {
             throw new KitException("model file " + file + " cannot be loaded by ONNX Runtime (" + e.getMessage() + ")",

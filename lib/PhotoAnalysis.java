@@ -22,6 +22,26 @@ import java.util.concurrent.Future;
 public final class PhotoAnalysis {
     private PhotoAnalysis() {}
 
+    /**
+     * Starts, on a daemon thread, the one-time work every analysis begins with: ONNX Runtime's
+     * native libraries and environment, and the image readers and writers (ImageIO's plug-in
+     * registry, a tiny JPEG encoded and decoded with its EXIF read). A step script calls it first
+     * thing, so this runs on the second core while the command line is parsed and the archive
+     * read; it writes nothing, and a failure here is met again, and reported, where it matters.
+     */
+    public static void warmUpInBackground() {
+        Thread t = new Thread(null, () -> {
+            try {
+                FaceModels.prepareRuntime();
+                Photos.decode(Photos.encodeJpeg(new Photos.Image(16, 16), 0.92f), "warm-up.jpg");
+            } catch (Throwable ignored) {
+                // met again where it matters
+            }
+        }, "warm-up", FaceModels.BIG_STACK);
+        t.setDaemon(true);
+        t.start();
+    }
+
     /** The default pixel limit; {@code --max-megapixels} raises it. A 600 dpi scan of a 10x8 inch print is about 29 MP. */
     public static final double DEFAULT_MAX_MEGAPIXELS = 100;
 

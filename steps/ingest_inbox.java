@@ -74,6 +74,9 @@ public class ingest_inbox implements Callable<Integer> {
     double maxMegapixels = PhotoAnalysis.DEFAULT_MAX_MEGAPIXELS;
 
     public static void main(String... argv) {
+        if (!List.of(argv).contains("--help") && !List.of(argv).contains("-h") && !List.of(argv).contains("--version")) {
+            PhotoAnalysis.warmUpInBackground();
+        }
         StepMain.exit(new ingest_inbox(), argv);
     }
 
@@ -88,7 +91,9 @@ public class ingest_inbox implements Callable<Integer> {
                 .withMinFace(minFace).withMaxMegapixels(maxMegapixels);
         List<UploadFolder> chosen = chosenFolders(ctx.layout());
         if (!chosen.isEmpty()) o = o.withFolders(chosen);
-        return StepRunner.runScript(new IngestStep(o), ctx);
+        int rc = StepRunner.runScript(new IngestStep(o), ctx);
+        T.cpu();
+        return rc;
     }
 
     /** The folders the command line names; empty: the ledger's downloaded jobs. */
