@@ -92,7 +92,6 @@ public class ingest_inbox implements Callable<Integer> {
         List<UploadFolder> chosen = chosenFolders(ctx.layout());
         if (!chosen.isEmpty()) o = o.withFolders(chosen);
         int rc = StepRunner.runScript(new IngestStep(o), ctx);
-        T.cpu();
         return rc;
     }
 
