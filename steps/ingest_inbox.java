@@ -91,8 +91,7 @@ public class ingest_inbox implements Callable<Integer> {
                 .withMinFace(minFace).withMaxMegapixels(maxMegapixels);
         List<UploadFolder> chosen = chosenFolders(ctx.layout());
         if (!chosen.isEmpty()) o = o.withFolders(chosen);
-        int rc = StepRunner.runScript(new IngestStep(o), ctx);
-        return rc;
+        return StepRunner.runScript(new IngestStep(o), ctx);
     }
 
     /** The folders the command line names; empty: the ledger's downloaded jobs. */
