@@ -129,7 +129,7 @@ public final class PhotoAnalysis {
      */
     public static List<Outcome> analyseAll(List<Task> tasks, FaceModels m, double maxMegapixels, Runnable afterEach)
             throws InterruptedException {
-        return analyseAll(tasks, FaceModels.Loading.loaded(m), maxMegapixels, () -> {}, afterEach);
+        return analyseAll(tasks, FaceModels.Loading.loaded(m), maxMegapixels, loaded -> {}, afterEach);
     }
 
     /**
@@ -137,23 +137,23 @@ public final class PhotoAnalysis {
      * (no model needed for that), and {@code whenLoaded} runs on the calling thread once the
      * models are there, before the first outcome. A failure to load them is thrown.
      */
-    static List<Outcome> analyseAll(List<Task> tasks, FaceModels.Loading loading, double maxMegapixels, Runnable whenLoaded,
-                                    Runnable afterEach) throws InterruptedException {
+    static List<Outcome> analyseAll(List<Task> tasks, FaceModels.Loading loading, double maxMegapixels,
+                                    java.util.function.Consumer<FaceModels> whenLoaded, Runnable afterEach) throws InterruptedException {
         int workers = Math.max(1, FaceModels.cores());
         ExecutorService pool = Executors.newFixedThreadPool(workers, FaceModels.workerThreads("ingest"));
         List<Outcome> out = new ArrayList<>(tasks.size());
         try {
             Deque<Future<Outcome>> inFlight = new ArrayDeque<>();
             int next = 0;
+            boolean loadedSeen = false;
             while (next < tasks.size() || !inFlight.isEmpty()) {
                 while (next < tasks.size() && inFlight.size() < 2 * workers) {
                     Task t = tasks.get(next++);
                     inFlight.add(pool.submit(() -> analyseOne(t, loading, maxMegapixels)));
                 }
-                if (whenLoaded != null) {
-                    loading.get();   // a failure to load the models is thrown here, not reported per photo
-                    whenLoaded.run();
-                    whenLoaded = null;
+                if (!loadedSeen) {
+                    whenLoaded.accept(loading.get());   // a failure to load the models is thrown here, not reported per photo
+                    loadedSeen = true;
                 }
                 try {
                     out.add(inFlight.poll().get());
@@ -191,24 +191,17 @@ public final class PhotoAnalysis {
     public static Batch analyseBatch(List<Task> tasks, FaceModels.Loading loading, boolean alreadyLoaded, double minFace,
                                      double maxMegapixels, Console console) throws InterruptedException {
         FaceModels.Loading sized = loading.minFace(minFace);
-        FaceModels[] models = new FaceModels[1];
-        List<Outcome> outcomes;
-        ProgressBar[] bar = new ProgressBar[1];
+        ProgressBar[] bar = new ProgressBar[1];   // drawn once the models are there, under the line naming them
         try {
-            outcomes = analyseAll(tasks, sized, maxMegapixels, () -> {
-                try {
-                    models[0] = sized.get();
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);   // not reached: get() returned just before
-                }
-                console.info(String.format("models: %s (%s detector)%s", models[0].embeddingModel, models[0].detector.family(),
-                        alreadyLoaded ? ", already loaded" : String.format(", loaded in %.2f s", models[0].loadSeconds)));
+            List<Outcome> outcomes = analyseAll(tasks, sized, maxMegapixels, m -> {
+                console.info(String.format("models: %s (%s detector)%s", m.embeddingModel, m.detector.family(),
+                        alreadyLoaded ? ", already loaded" : String.format(", loaded in %.2f s", m.loadSeconds)));
                 bar[0] = console.progress("Analysing", tasks.size(), false);
             }, () -> bar[0].advance(1));
+            return new Batch(sized.get().embeddingModel, outcomes, outcomes.stream().mapToDouble(Outcome::seconds).sum());
         } finally {
             if (bar[0] != null) bar[0].close();
         }
-        return new Batch(models[0].embeddingModel, outcomes, outcomes.stream().mapToDouble(Outcome::seconds).sum());
     }
 
     private static Outcome analyseOne(Task t, FaceModels.Loading loading, double maxMegapixels) {
