@@ -137,7 +137,7 @@ public class ingest implements Callable<Integer> {
                 boolean building;
                 try (Stream<Path> s = Files.list(dir)) {
                     building = s.map(p -> p.getFileName().toString()).filter(n -> n.matches(".*\\.(jsa|aot)\\.tmp\\.\\d+"))
-                            .anyMatch(n -> Files.exists(Path.of("/proc", n.substring(n.lastIndexOf('.') + 1))));
+                            .anyMatch(n -> running(n.substring(n.lastIndexOf('.') + 1)));
                 }
                 if (!building) break;
                 System.err.println("waiting for a class-data archive being built in " + dir + " ...");
@@ -145,6 +145,20 @@ public class ingest implements Callable<Integer> {
             }
         }
         // one more untimed run per command then puts a finished archive in place (see ./jbang)
+    }
+
+    /**
+     * Whether process {@code pid} is still running. A finished build whose parent never reaped
+     * it stays a zombie in /proc: this bench's own archive build is a child of this JVM (./jbang
+     * exec'd it), so without this the bench waited for itself for the whole five minutes.
+     */
+    static boolean running(String pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", pid, "stat"));
+            return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
+        } catch (Exception e) {
+            return false;
+        }
     }
 
     /** ./jbang ingest of the photos into a fresh scratch archive under {@code work}, made before each run. */

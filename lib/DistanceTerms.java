@@ -2,7 +2,6 @@
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -69,8 +68,7 @@ public final class DistanceTerms {
     /** Starts loading ONNX Runtime and its Gemm session on a thread of its own; never fails (falls back to the Java loops). */
     public static CompletableFuture<Engine> loadInBackground() {
         CompletableFuture<Engine> f = new CompletableFuture<>();
-        // ONNX Runtime's set-up recurses deeply in native code: a roomy stack (see FaceModels.BIG_STACK).
-        Thread t = new Thread(null, () -> f.complete(load()), "onnx-gemm-setup", 64L << 20);
+        Thread t = new Thread(null, () -> f.complete(load()), "onnx-gemm-setup", OnnxRuntimeLibraries.THREAD_STACK);
         t.setDaemon(true);
         t.start();
         return f;
@@ -88,8 +86,7 @@ public final class DistanceTerms {
 
     private static Engine load() {
         try {
-            OnnxRuntimeLibraries.useUnpacked();
-            OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "kit");
+            OrtEnvironment env = OnnxRuntimeLibraries.environment();
             // products = |a_i|² - 2·b_j·a_i: Gemm with alpha -2 and the archive's squared norms as its bias row
             OnnxGraph g = new OnnxGraph("face_distance_terms");
             g.input("new_faces", "n", "dims");

@@ -214,9 +214,29 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
         }
     }
 
+    /**
+     * The face models are loaded on other threads from the moment the plan knows there are photos
+     * to look at, while it reads the archive, hashes the photos and decodes the first ones; the
+     * plan closes them, whatever happens (a refused plan leaves no thread or session behind).
+     */
     @Override
     public Plan plan(KitContext ctx) throws Exception {
+        FaceModels.Loading[] loading = new FaceModels.Loading[1];
+        try {
+            return plan(ctx, loading);
+        } finally {
+            if (loading[0] != null) loading[0].close();
+        }
+    }
+
+    private FaceModels.Loading startLoading(Layout layout) {
+        return sharedModels != null ? FaceModels.Loading.loaded(sharedModels) : FaceModels.Loading.loadInBackground(layout.models(), 1);
+    }
+
+    private Plan plan(KitContext ctx, FaceModels.Loading[] loading) throws Exception {
         Layout layout = ctx.layout();
+        // Named folders: the models can start at once (the ledger, read next, costs a cold JSON parser).
+        if (!options.fromLedger() && options.folders().stream().allMatch(f -> Files.isDirectory(f.folder()))) loading[0] = startLoading(layout);
         JobLedger ledger = ctx.ledger();
         List<UploadFolder> folders = new ArrayList<>();
         Map<String, String> missing = new HashMap<>();
@@ -237,6 +257,8 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
                 folders.add(f);
             }
         }
+
+        if (loading[0] == null && !folders.isEmpty()) loading[0] = startLoading(layout);
 
         // Both archive files and the store are read and checked before anything else (issue 11 item 5).
         PlannedArchive archive = PlannedArchive.read(layout);
@@ -276,7 +298,8 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
         if (!toAnalyse.isEmpty()) {
             ctx.console().section("Step 3: finding faces in " + toAnalyse.size() + " photo(s)");
             List<PhotoAnalysis.Task> tasks = toAnalyse.stream().map(d -> new PhotoAnalysis.Task(d.file, d.job.relative(d.file))).toList();
-            PhotoAnalysis.Batch batch = PhotoAnalysis.analyseBatch(tasks, sharedModels, layout.models(), options.minFace(), options.maxMegapixels(), ctx.console());
+            PhotoAnalysis.Batch batch = PhotoAnalysis.analyseBatch(tasks, loading[0], sharedModels != null, options.minFace(),
+                    options.maxMegapixels(), ctx.console());
             model = batch.embeddingModel();
             analysisSeconds = batch.seconds();
             for (int i = 0; i < batch.outcomes().size(); i++) {

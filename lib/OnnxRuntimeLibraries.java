@@ -15,7 +15,19 @@ public final class OnnxRuntimeLibraries {
     private OnnxRuntimeLibraries() {}
 
     static final String PROPERTY = "onnxruntime.native.path";
+
+    /**
+     * Stack size for threads that call into ONNX Runtime: its set-up recurses deeply in native code,
+     * and on a thread with the JVM's default 1 MB stack it can overflow and end the process without a word.
+     */
+    public static final long THREAD_STACK = 64L << 20;
     private static boolean done;
+
+    /** ONNX Runtime's native libraries loaded (from the kit's unpacked copy) and its environment made, once per JVM. */
+    public static OrtEnvironment environment() {
+        useUnpacked();
+        return OrtEnvironment.getEnvironment(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "kit");
+    }
 
     public static synchronized void useUnpacked() {
         if (done) return;

@@ -22,6 +22,26 @@ import java.util.concurrent.Future;
 public final class PhotoAnalysis {
     private PhotoAnalysis() {}
 
+    /**
+     * Starts, on a daemon thread, the one-time work every analysis begins with: ONNX Runtime's
+     * native libraries and environment, and the image readers and writers (ImageIO's plug-in
+     * registry, a tiny JPEG encoded and decoded with its EXIF read). A step script calls it first
+     * thing, so this runs on the second core while the command line is parsed and the archive
+     * read; it writes nothing, and a failure here is met again, and reported, where it matters.
+     */
+    public static void warmUpInBackground() {
+        Thread t = new Thread(null, () -> {
+            try {
+                OnnxRuntimeLibraries.environment();
+                Photos.decode(Photos.encodeJpeg(new Photos.Image(16, 16), 0.92f), "warm-up.jpg");
+            } catch (Throwable ignored) {
+                // met again where it matters
+            }
+        }, "warm-up", FaceModels.BIG_STACK);
+        t.setDaemon(true);
+        t.start();
+    }
+
     /** The default pixel limit; {@code --max-megapixels} raises it. A 600 dpi scan of a 10x8 inch print is about 29 MP. */
     public static final double DEFAULT_MAX_MEGAPIXELS = 100;
 
@@ -56,8 +76,18 @@ public final class PhotoAnalysis {
 
     /** Decodes and analyses one photo; a photo that cannot be decoded is a KitException naming it. */
     public static Analysed analyse(byte[] bytes, String name, FaceModels m, double maxMegapixels) {
+        return analyse(decode(bytes, name, maxMegapixels), name, m);
+    }
+
+    /** The first half of {@link #analyse}, which needs no model: the pixel limit, then the photo decoded upright. */
+    static Photos.Decoded decode(byte[] bytes, String name, double maxMegapixels) {
         checkPixels(bytes, name, maxMegapixels);
         Photos.Decoded d = Photos.decode(bytes, name);
+        return d;
+    }
+
+    /** The second half of {@link #analyse}: the decoded photo's faces found, aligned, embedded and cropped. */
+    static Analysed analyse(Photos.Decoded d, String name, FaceModels m) {
         Photos.Image img = d.image();
         int rotation = 0;
         List<FaceDetector.Face> faces = m.detector.detect(img);
@@ -99,16 +129,31 @@ public final class PhotoAnalysis {
      */
     public static List<Outcome> analyseAll(List<Task> tasks, FaceModels m, double maxMegapixels, Runnable afterEach)
             throws InterruptedException {
+        return analyseAll(tasks, FaceModels.Loading.loaded(m), maxMegapixels, loaded -> {}, afterEach);
+    }
+
+    /**
+     * Same, the models possibly still loading: the first photos are read and decoded meanwhile
+     * (no model needed for that), and {@code whenLoaded} runs on the calling thread once the
+     * models are there, before the first outcome. A failure to load them is thrown.
+     */
+    static List<Outcome> analyseAll(List<Task> tasks, FaceModels.Loading loading, double maxMegapixels,
+                                    java.util.function.Consumer<FaceModels> whenLoaded, Runnable afterEach) throws InterruptedException {
         int workers = Math.max(1, FaceModels.cores());
         ExecutorService pool = Executors.newFixedThreadPool(workers, FaceModels.workerThreads("ingest"));
         List<Outcome> out = new ArrayList<>(tasks.size());
         try {
             Deque<Future<Outcome>> inFlight = new ArrayDeque<>();
             int next = 0;
+            boolean loadedSeen = false;
             while (next < tasks.size() || !inFlight.isEmpty()) {
                 while (next < tasks.size() && inFlight.size() < 2 * workers) {
                     Task t = tasks.get(next++);
-                    inFlight.add(pool.submit(() -> analyseOne(t, m, maxMegapixels)));
+                    inFlight.add(pool.submit(() -> analyseOne(t, loading, maxMegapixels)));
+                }
+                if (!loadedSeen) {
+                    whenLoaded.accept(loading.get());   // a failure to load the models is thrown here, not reported per photo
+                    loadedSeen = true;
                 }
                 try {
                     out.add(inFlight.poll().get());
@@ -133,26 +178,45 @@ public final class PhotoAnalysis {
      */
     public static Batch analyseBatch(List<Task> tasks, FaceModels shared, Path modelsDir, double minFace, double maxMegapixels, Console console)
             throws InterruptedException {
-        FaceModels models = shared != null ? shared : FaceModels.open(modelsDir, 1);
-        try {
-            models.detector.minFace(minFace);
-            console.info(String.format("models: %s (%s detector)%s", models.embeddingModel, models.detector.family(),
-                    shared == null ? String.format(", loaded in %.2f s", models.loadSeconds) : ", already loaded"));
-            List<Outcome> outcomes;
-            try (ProgressBar bar = console.progress("Analysing", tasks.size(), false)) {
-                outcomes = analyseAll(tasks, models, maxMegapixels, () -> bar.advance(1));
-            }
-            return new Batch(models.embeddingModel, outcomes, outcomes.stream().mapToDouble(Outcome::seconds).sum());
-        } finally {
-            if (shared == null) models.close();
+        try (FaceModels.Loading loading = shared != null ? FaceModels.Loading.loaded(shared) : FaceModels.Loading.loadInBackground(modelsDir, 1)) {
+            return analyseBatch(tasks, loading, shared != null, minFace, maxMegapixels, console);
         }
     }
 
-    private static Outcome analyseOne(Task t, FaceModels m, double maxMegapixels) {
+    /**
+     * Same, with models that may still be loading (the caller started them early and closes
+     * them): photos are decoded while they load. {@code alreadyLoaded} only changes the line
+     * saying which models.
+     */
+    public static Batch analyseBatch(List<Task> tasks, FaceModels.Loading loading, boolean alreadyLoaded, double minFace,
+                                     double maxMegapixels, Console console) throws InterruptedException {
+        FaceModels.Loading sized = loading.minFace(minFace);
+        ProgressBar[] bar = new ProgressBar[1];   // drawn once the models are there, under the line naming them
+        try {
+            List<Outcome> outcomes = analyseAll(tasks, sized, maxMegapixels, m -> {
+                console.info(String.format("models: %s (%s detector)%s", m.embeddingModel, m.detector.family(),
+                        alreadyLoaded ? ", already loaded" : String.format(", loaded in %.2f s", m.loadSeconds)));
+                bar[0] = console.progress("Analysing", tasks.size(), false);
+            }, () -> bar[0].advance(1));
+            return new Batch(sized.get().embeddingModel, outcomes, outcomes.stream().mapToDouble(Outcome::seconds).sum());
+        } finally {
+            if (bar[0] != null) bar[0].close();
+        }
+    }
+
+    private static Outcome analyseOne(Task t, FaceModels.Loading loading, double maxMegapixels) {
         long t0 = System.nanoTime();
         try {
             byte[] bytes = Files.readAllBytes(t.file());
-            return new Outcome(t, analyse(bytes, t.name(), m, maxMegapixels), null, secs(t0));
+            Photos.Decoded d = decode(bytes, t.name(), maxMegapixels);
+            FaceModels m;
+            try {
+                m = loading.get();
+            } catch (RuntimeException | InterruptedException e) {
+                return new Outcome(t, null, "the face models did not load", secs(t0));   // the batch fails with the reason (analyseAll)
+            }
+            var a = analyse(d, t.name(), m);
+            return new Outcome(t, a, null, secs(t0));
         } catch (KitException e) {
             return new Outcome(t, null, e.getMessage() + (e.fix() != null ? " -> " + e.fix() : ""), secs(t0));
         } catch (IOException e) {

@@ -45,7 +45,8 @@ public final class StepRunner {
      */
     public static int runScript(Step<?, ?> step, KitContext ctx) throws Exception {
         Outcome<?, ?> o = run(step, ctx);
-        ctx.console().emitJson(o.toJson());
+        // Serialising the plan and result (Jackson on records, cold) costs a tenth of a second: only for --json.
+        if (ctx.console().jsonMode()) ctx.console().emitJson(o.toJson());
         if (o.failed()) {
             ctx.console().error(o.result().failures().size() + " problem(s):");
             for (String f : o.result().failures()) ctx.console().info("  " + f);

@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
-//JAVA_OPTIONS -Xmx3g
+//JAVA_OPTIONS -Xmx3g -XX:TieredStopAtLevel=1
 //SOURCES ../lib/KitException.java ../lib/AtomicFiles.java ../lib/JsonFiles.java ../lib/KitConfig.java
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/KitOptions.java
 //SOURCES ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java
@@ -74,6 +74,9 @@ public class ingest_inbox implements Callable<Integer> {
     double maxMegapixels = PhotoAnalysis.DEFAULT_MAX_MEGAPIXELS;
 
     public static void main(String... argv) {
+        if (!List.of(argv).contains("--help") && !List.of(argv).contains("-h") && !List.of(argv).contains("--version")) {
+            PhotoAnalysis.warmUpInBackground();
+        }
         StepMain.exit(new ingest_inbox(), argv);
     }
 
