@@ -257,14 +257,16 @@ class FetchModelsTest {
         assertFalse(Files.exists(root.resolve("data/runs")), "no run was started");
         assertFalse(Files.exists(root.resolve("raw_photos")), "nothing was downloaded");
 
-        // ingest refuses the same way, before it looks at a photo; cluster says it and goes on.
+        // ingest refuses the same way, before it looks at a photo; cluster says it first (under its heading), once, and goes on.
         KitProcess.Result ingest = KitProcess.run(Map.of("KIT_ROOT", root.toString()), "", "ingest", "--directory", root.resolve("nothing").toString(), "--job-id", "j");
         assertEquals(1, ingest.exitCode(), ingest.all());
         assertTrue(ingest.stderr().startsWith("ERROR: the archive's 85 faces were embedded with InsightFace's w600k_r50"), ingest.all());
         KitProcess.Result cluster = KitProcess.run(Map.of("KIT_ROOT", root.toString()), "", "cluster");
         assertEquals(0, cluster.exitCode(), cluster.all());
-        assertTrue(cluster.stdout().lines().filter(l -> !l.isBlank()).findFirst().orElse("").contains("the archive's 85 faces were embedded with InsightFace's w600k_r50"),
-                cluster.all());
+        List<String> said = cluster.stdout().lines().filter(l -> !l.isBlank()).toList();
+        assertTrue(said.get(0).startsWith("--- Step 4"), cluster.all());
+        assertTrue(said.get(1).contains("the archive's 85 faces were embedded with InsightFace's w600k_r50"), cluster.all());
+        assertEquals(1, said.stream().filter(l -> l.contains("were embedded with")).count(), "said once: " + cluster.all());
     }
 
     @Test
