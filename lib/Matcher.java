@@ -154,9 +154,12 @@ public final class Matcher {
         for (int r = rows.length - 1; r >= 0; r--) start[rows[r]] = r;
         start[confirmedIds.size()] = rows.length;
         List<Proposal> proposals = new ArrayList<>();
+        double thresholdD2 = threshold * threshold;
         for (int j = 0; j < bFaces.size(); j++) {
             int best = nearest.best[j];
             if (best < 0) continue;
+            // Surely at or beyond the threshold (the squared distance is known within nearest.bound): no proposal.
+            if (nearest.bestD2[j] - nearest.bound > thresholdD2) continue;
             double d = FaceDistances.exactMin(a, start[best], end(rows, start, best), b, j, dims);
             if (!(d < threshold)) continue;
             int second = nearest.second[j];
@@ -220,12 +223,17 @@ public final class Matcher {
 
     // ------------------------------------------------------------------ helpers
 
-    /** The photo of a face: face_to_photo (every face), else the "<stem>" of a "<stem>:faceN" id. */
+    /**
+     * The photo of a face, as a key: face_to_photo's photo id (every face), else the "<stem>" of a
+     * "<stem>:faceN" id, else the face itself. The fallbacks start with a NUL character, which no
+     * photo id starts with (one that did would be marked the same way), so the kinds never meet;
+     * and the common case is the photo id itself, not a new string per face.
+     */
     static String photoOf(String faceId, Map<String, String> faceToPhoto) {
         String p = faceToPhoto.get(faceId);
-        if (p != null) return "photo:" + p;
+        if (p != null) return p.isEmpty() || p.charAt(0) != '\0' ? p : "\0photo:" + p;
         int colon = faceId.lastIndexOf(':');
-        return colon > 0 ? "stem:" + faceId.substring(0, colon) : "face:" + faceId;
+        return colon > 0 ? "\0stem:" + faceId.substring(0, colon) : "\0face:" + faceId;
     }
 
     private static Iterable<Map.Entry<String, JsonNode>> iterable(JsonNode obj) {
@@ -233,6 +241,13 @@ public final class Matcher {
     }
 
     private static String checkOneModel(List<EmbeddingStore.Face> a, List<EmbeddingStore.Face> b) {
+        // Nearly always one model: the sets are made only when a face differs from the first.
+        EmbeddingStore.Face first = !a.isEmpty() ? a.get(0) : !b.isEmpty() ? b.get(0) : null;
+        if (first == null) return null;
+        boolean same = true;
+        for (EmbeddingStore.Face f : a) same &= f.model().equals(first.model()) && f.mu().length == first.mu().length;
+        for (EmbeddingStore.Face f : b) same &= f.model().equals(first.model()) && f.mu().length == first.mu().length;
+        if (same) return first.model();
         Set<String> models = new LinkedHashSet<>();
         for (EmbeddingStore.Face f : a) models.add(f.model());
         for (EmbeddingStore.Face f : b) models.add(f.model());

@@ -17,10 +17,14 @@ import java.util.List;
 public final class NearestIdentities {
     private NearestIdentities() {}
 
-    /** For each new face: the nearest and second-nearest identity (index, or -1) and their exact squared distances. */
+    /**
+     * For each new face: the nearest and second-nearest identity (index, or -1) and their squared
+     * distances, computed in float; {@code bound}: how far those can be from the true squared distances.
+     */
     public static final class Nearest {
         public final int[] best, second;
         public final float[] bestD2, secondD2;
+        public float bound;
 
         Nearest(int n) {
             best = new int[n];
@@ -51,6 +55,7 @@ public final class NearestIdentities {
         for (int c = identities - 1; c >= 0; c--) if (start[c] < 0) start[c] = start[c + 1];   // an identity without rows: empty run
         int[][] excludedFor = byNewFace(excluded, nb);
         float slack = roundingBound(normA, normB, dims);
+        out.bound = slack;
 
         float[] row = new float[na], approx = new float[identities], values = new float[DistanceTerms.SMALLEST];
         int[] smallestRows = new int[DistanceTerms.SMALLEST], candidates = new int[identities];
