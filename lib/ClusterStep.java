@@ -271,8 +271,8 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                 layout.review().resolve(runName(layout.review()) + ".html"), new Read(identities, photoIndex, store, t));
     }
 
-    /** The store the loader thread read, or its error as it was thrown. */
-    private static EmbeddingStore loaded(java.util.concurrent.FutureTask<EmbeddingStore> loading) throws Exception {
+    /** What a helper thread made (the store, the page), or its error as it was thrown. */
+    private static <T> T loaded(java.util.concurrent.FutureTask<T> loading) throws Exception {
         try {
             return loading.get();
         } catch (java.util.concurrent.ExecutionException e) {
@@ -286,6 +286,14 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
     @Override
     public void writeReports(Plan plan, KitContext ctx) throws Exception {
         if (plan.archive() == null) return;
+        // The page is made on the second core meanwhile (reading only: the plan's documents and the crops).
+        java.util.concurrent.FutureTask<Void> pageWrite = new java.util.concurrent.FutureTask<>(() -> {
+            page(plan, ctx, false, 0);
+            return null;
+        });
+        Thread pageThread = new Thread(pageWrite, "review-page");
+        pageThread.setDaemon(true);
+        pageThread.start();
         ObjectNode doc = JsonFiles.object();
         doc.put("generated_at", plan.generatedAt());
         doc.set("threshold", Matcher.pythonFloat(plan.threshold()));
@@ -296,8 +304,10 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         } catch (IOException e) {
             throw new KitException("cannot write " + plan.proposalsFile() + ": " + e.getMessage(),
                     "check the free disk space and permissions; the previous proposals.json is unchanged", e);
+        } finally {
+            pageThread.join();  // never leave it writing behind a failure
         }
-        page(plan, ctx, false, 0);
+        loaded(pageWrite);
         Console c = ctx.console();
         c.info("");
         c.ok("wrote " + plan.proposalsFile() + " (" + plan.proposals().size() + " proposals)");

@@ -110,10 +110,13 @@ public final class ObjectStore implements AutoCloseable {
                 .httpClient(http)
                 // Throttling (429/503), other 5xx and dropped connections are retried with
                 // exponential backoff and jitter, five tries in all.
-                .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(5).build()))
+                .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(MAX_ATTEMPTS).build()))
                 .build();
         return new ObjectStore(settings, s3, http, endpoints, p, md5s);
     }
+
+    /** Tries in all for one request, by the S3 client and by {@link SignedPut} alike. */
+    static final int MAX_ATTEMPTS = 5;
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(120);

@@ -29,6 +29,23 @@ public final class OnnxRuntimeLibraries {
         return OrtEnvironment.getEnvironment(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "kit");
     }
 
+    /**
+     * Loads the libraries and makes the environment on a thread of its own, for a command that will
+     * need them a few tenths of a second later (while its command line is parsed and its files read).
+     * Writes nothing; a failure here is met again, and reported, where it matters.
+     */
+    public static void warmUpInBackground() {
+        Thread t = new Thread(null, () -> {
+            try {
+                environment();
+            } catch (Throwable ignored) {
+                // met again where it matters
+            }
+        }, "onnx-warm-up", THREAD_STACK);
+        t.setDaemon(true);
+        t.start();
+    }
+
     public static synchronized void useUnpacked() {
         if (done) return;
         done = true;

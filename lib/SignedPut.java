@@ -35,9 +35,6 @@ import software.amazon.awssdk.utils.http.SdkHttpUtils;
  * exponential backoff and jitter for throttling, 5xx answers and dropped connections.
  */
 final class SignedPut {
-    /** Tries in all, as the S3 client's retry strategy ({@link ObjectStore}). */
-    static final int MAX_ATTEMPTS = 5;
-
     private final SdkHttpClient http;
     private final AwsCredentialsIdentity credentials;
     private final String bucketUrl;
@@ -91,10 +88,10 @@ final class SignedPut {
             try {
                 return once(request, body);
             } catch (S3Exception e) {
-                if (attempt >= MAX_ATTEMPTS || !retryable(e.statusCode())) throw e;
+                if (attempt >= ObjectStore.MAX_ATTEMPTS || !retryable(e.statusCode())) throw e;
                 backoff(attempt, e.statusCode() == 429 || e.statusCode() == 503);
             } catch (IOException | java.io.UncheckedIOException e) {
-                if (attempt >= MAX_ATTEMPTS) {
+                if (attempt >= ObjectStore.MAX_ATTEMPTS) {
                     throw SdkClientException.create("Unable to execute HTTP request: " + e.getMessage(), e);
                 }
                 backoff(attempt, false);

@@ -29,6 +29,12 @@ public final class StepMain {
         System.exit(run(command, argv));
     }
 
+    /** Whether the command line only asks for --help or --version (then no set-up is warmed beforehand). */
+    public static boolean onlyHelp(String... argv) {
+        for (String a : argv) if (a.equals("--help") || a.equals("-h") || a.equals("--version") || a.equals("-V")) return true;
+        return false;
+    }
+
     /** The same without exiting (tests call it). */
     public static int run(Object command, String... argv) {
         CommandLine cl = new CommandLine(command);

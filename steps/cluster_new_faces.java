@@ -65,6 +65,8 @@ public class cluster_new_faces implements Callable<Integer> {
     Integer limit;
 
     public static void main(String... argv) {
+        // ONNX Runtime (the matrix products) loads on the second core while picocli parses.
+        if (!StepMain.onlyHelp(argv)) OnnxRuntimeLibraries.warmUpInBackground();
         StepMain.exit(new cluster_new_faces(), argv);
     }
 

@@ -74,9 +74,7 @@ public class ingest_inbox implements Callable<Integer> {
     double maxMegapixels = PhotoAnalysis.DEFAULT_MAX_MEGAPIXELS;
 
     public static void main(String... argv) {
-        if (!List.of(argv).contains("--help") && !List.of(argv).contains("-h") && !List.of(argv).contains("--version")) {
-            PhotoAnalysis.warmUpInBackground();
-        }
+        if (!StepMain.onlyHelp(argv)) PhotoAnalysis.warmUpInBackground();
         StepMain.exit(new ingest_inbox(), argv);
     }
 
