@@ -345,17 +345,8 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
             orphans.put(f.jobId(), usable);
         }
         List<String> warnings = new ArrayList<>();
-        double threshold = 0;
-        if (model != null) {
-            threshold = MatchThresholds.forModel(model, layout.models()).grouping;
-            Set<String> others = new LinkedHashSet<>(store.models());
-            others.remove(model);
-            if (!others.isEmpty()) {
-                warnings.add("the archive's stored faces were embedded by " + String.join(", ", others) + ", the new ones by " + model
-                        + ": faces of different models cannot be compared, so matching will skip them. "
-                        + "Run ./jbang reembed to re-embed every stored photo with " + model + ", or select the other model with ./jbang fetch-models.");
-            }
-        }
+        PlannedArchive.ForModel forModel = archive.forModel(model, layout);
+        if (forModel.otherModels() != null) warnings.add(forModel.otherModels());
 
         List<JobPlan> jobs = new ArrayList<>();
         for (UploadFolder f : folders) {
@@ -374,7 +365,7 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
             jobs.add(new JobPlan(f.jobId(), f.folder().toString(), photos, orphans.getOrDefault(f.jobId(), List.of()), ok,
                     ledger.reached(f.jobId(), JobLedger.Milestone.DOWNLOADED), ledger.reached(f.jobId(), JobLedger.Milestone.INGESTED), problem));
         }
-        return new Plan(jobs, model, warnings, analysisSeconds, archive.withGroupingThreshold(threshold));
+        return new Plan(jobs, model, warnings, analysisSeconds, forModel.archive());
     }
 
     /** content hash -> photo id for the archive's photos: the recorded hash, else the kept file's. */

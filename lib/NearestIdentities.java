@@ -24,9 +24,10 @@ public final class NearestIdentities {
     public static final class Nearest {
         public final int[] best, second;
         public final float[] bestD2, secondD2;
-        public float bound;
+        public final float bound;
 
-        Nearest(int n) {
+        Nearest(int n, float bound) {
+            this.bound = bound;
             best = new int[n];
             second = new int[n];
             bestD2 = new float[n];
@@ -45,8 +46,7 @@ public final class NearestIdentities {
      */
     public static Nearest find(float[] a, int[] rowIdentity, int identities, float[] b, int dims, int[][] excluded, DistanceTerms.Engine engine) {
         int na = rowIdentity.length, nb = b.length / dims;
-        Nearest out = new Nearest(nb);
-        if (na == 0 || nb == 0) return out;
+        if (na == 0 || nb == 0) return new Nearest(nb, 0f);
         float[] normA = squaredNorms(a, dims), normB = squaredNorms(b, dims);
         int[] start = new int[identities + 1];
         Arrays.fill(start, -1);
@@ -55,7 +55,7 @@ public final class NearestIdentities {
         for (int c = identities - 1; c >= 0; c--) if (start[c] < 0) start[c] = start[c + 1];   // an identity without rows: empty run
         int[][] excludedFor = byNewFace(excluded, nb);
         float slack = roundingBound(normA, normB, dims);
-        out.bound = slack;
+        Nearest out = new Nearest(nb, slack);
 
         float[] row = new float[na], approx = new float[identities], values = new float[DistanceTerms.SMALLEST];
         int[] smallestRows = new int[DistanceTerms.SMALLEST], candidates = new int[identities];

@@ -30,18 +30,20 @@ public final class OnnxRuntimeLibraries {
     }
 
     /**
-     * Loads the libraries and makes the environment on a thread of its own, for a command that will
-     * need them a few tenths of a second later (while its command line is parsed and its files read).
-     * Writes nothing; a failure here is met again, and reported, where it matters.
+     * Loads the libraries and makes the environment on a thread of its own, then runs {@code alsoWarm}
+     * there (other one-time set-up of the same command), for a command that will need them a few
+     * tenths of a second later (while its command line is parsed and its files read). Writes nothing;
+     * a failure here is met again, and reported, where it matters.
      */
-    public static void warmUpInBackground() {
+    public static void warmUpInBackground(Runnable... alsoWarm) {
         Thread t = new Thread(null, () -> {
             try {
                 environment();
+                for (Runnable r : alsoWarm) r.run();
             } catch (Throwable ignored) {
                 // met again where it matters
             }
-        }, "onnx-warm-up", THREAD_STACK);
+        }, "warm-up", THREAD_STACK);
         t.setDaemon(true);
         t.start();
     }

@@ -30,16 +30,7 @@ public final class PhotoAnalysis {
      * read; it writes nothing, and a failure here is met again, and reported, where it matters.
      */
     public static void warmUpInBackground() {
-        Thread t = new Thread(null, () -> {
-            try {
-                OnnxRuntimeLibraries.environment();
-                Photos.decode(Photos.encodeJpeg(new Photos.Image(16, 16), 0.92f), "warm-up.jpg");
-            } catch (Throwable ignored) {
-                // met again where it matters
-            }
-        }, "warm-up", FaceModels.BIG_STACK);
-        t.setDaemon(true);
-        t.start();
+        OnnxRuntimeLibraries.warmUpInBackground(() -> Photos.decode(Photos.encodeJpeg(new Photos.Image(16, 16), 0.92f), "warm-up.jpg"));
     }
 
     /** The default pixel limit; {@code --max-megapixels} raises it. A 600 dpi scan of a 10x8 inch print is about 29 MP. */

@@ -1,5 +1,7 @@
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.util.LinkedHashSet;
+import java.util.Set;
 
 /**
  * The archive as a step's plan read it — both documents, the embedding store, the snapshot
@@ -33,8 +35,21 @@ public final class PlannedArchive {
         return new PlannedArchive(index, identities, EmbeddingStore.open(layout.data()), snapshot, 0);
     }
 
-    /** The same, with the grouping threshold of the model the plan settled on. */
-    public PlannedArchive withGroupingThreshold(double threshold) {
-        return new PlannedArchive(index, identities, store, snapshot, threshold);
+    /**
+     * The archive for the embedding model the plan settled on (null: none), with that model's
+     * grouping threshold, and {@code otherModels}: what to say when the store also holds faces of
+     * other models, which matching cannot compare with the new ones (null when it holds none).
+     */
+    public record ForModel(PlannedArchive archive, String otherModels) {}
+
+    public ForModel forModel(String model, Layout layout) {
+        if (model == null) return new ForModel(this, null);
+        double threshold = MatchThresholds.forModel(model, layout.models()).grouping;
+        Set<String> others = new LinkedHashSet<>(store.models());
+        others.remove(model);
+        String warning = others.isEmpty() ? null : "the archive's stored faces were embedded by " + String.join(", ", others)
+                + ", the new ones by " + model + ": faces of different models cannot be compared, so matching will skip them. "
+                + "Run ./jbang reembed to re-embed every stored photo with " + model + ", or select the other model with ./jbang fetch-models.";
+        return new ForModel(new PlannedArchive(index, identities, store, snapshot, threshold), warning);
     }
 }

@@ -288,19 +288,9 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
             }
         }
         List<String> warnings = new ArrayList<>();
-        double threshold = 0;
-        if (model != null) {
-            threshold = MatchThresholds.forModel(model, layout.models()).grouping;
-            Set<String> others = new LinkedHashSet<>(store.models());
-            others.remove(model);
-            if (!others.isEmpty() && plans.stream().anyMatch(p -> p.status() == Status.ADD)) {
-                warnings.add("the archive's stored faces were embedded by " + String.join(", ", others) + ", the new ones by " + model
-                        + ": faces of different models cannot be compared, so matching will skip them. "
-                        + "Run ./jbang reembed to re-embed every stored photo with " + model + ", or select the other model with ./jbang fetch-models.");
-            }
-        }
-        return new Plan(plans, orphans, model, warnings, notSelected[0], analysisSeconds,
-                archive.withGroupingThreshold(threshold));
+        PlannedArchive.ForModel forModel = archive.forModel(model, layout);
+        if (forModel.otherModels() != null && plans.stream().anyMatch(p -> p.status() == Status.ADD)) warnings.add(forModel.otherModels());
+        return new Plan(plans, orphans, model, warnings, notSelected[0], analysisSeconds, forModel.archive());
     }
 
     /** The selected photos, in photo_index.json order; an unknown --photo is a PROBLEM line of its own. */
