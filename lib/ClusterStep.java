@@ -69,7 +69,7 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                        int unresolvedIdentities, int unresolvedFaces, List<String> facesWithoutEmbedding,
                        List<Matcher.Proposal> proposals, int totalProposals, Map<String, Integer> byLabel,
                        List<Matcher.Promotion> promotions, List<String> warnings, String generatedAt,
-                       Path proposalsFile, Path reviewPage, Read archive) implements Step.Plan {
+                       Path proposalsFile, Path reviewPage, Read archive, java.util.concurrent.Future<String> pageHtml) implements Step.Plan {
 
         @Override
         public boolean nothingToDo() {
@@ -220,7 +220,7 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         ArchiveFiles files = new ArchiveFiles(layout.data());
         if (files.isEmptyArchive()) {
             return new Plan(null, options.threshold().orElse(0), options.threshold().isEmpty(), 0, 0, 0, 0, List.of(), List.of(), 0,
-                    Map.of(), List.of(), List.of(), now, null, null, null);
+                    Map.of(), List.of(), List.of(), now, null, null, null, null);
         }
         // ONNX Runtime (the matrix products) loads meanwhile too: a few tenths of a second, needed only at the end.
         java.util.concurrent.CompletableFuture<DistanceTerms.Engine> engine = DistanceTerms.loadInBackground();
@@ -242,7 +242,8 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         }
         EmbeddingStore store = loaded(loading);
 
-        String model = Matcher.modelOf(identities, store);
+        Matcher.Faces faces = Matcher.gather(identities, photoIndex, store);
+        String model = faces.model();
         MatchThresholds t = MatchThresholds.forModel(model == null ? EmbeddingStore.LEGACY_MODEL : model, layout.models());
         List<String> warnings = new ArrayList<>();
         if (model != null && !t.calibrated) warnings.add("no calibrated thresholds for " + model + " in "
@@ -253,7 +254,7 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         double threshold = options.threshold().orElse(t.high);
         Matcher.Result found;
         try {
-            found = Matcher.findMatches(identities, photoIndex, store, t, threshold, engine);
+            found = Matcher.findMatches(faces, t, threshold, engine);
         } finally {
             DistanceTerms.await(engine).close();
         }
@@ -265,14 +266,23 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         List<Matcher.Promotion> promotions = Matcher.promotions(identities, proposals);
         Map<String, Integer> byLabel = new TreeMap<>();
         for (Matcher.Proposal p : proposals) byLabel.merge(p.confidence(), 1, Integer::sum);
+        Path reviewPage = layout.review().resolve(runName(layout.review()) + ".html");
+        Read read = new Read(identities, photoIndex, store, t);
+        // The page is made on the second core while the table prints and proposals.json is written
+        // (reading only: the plan's documents and the crops); writeReports writes it.
+        ReviewPage.Input page = pageInput(reviewPage, now, false, 0, model, threshold, proposals, promotions, read, ctx);
+        java.util.concurrent.FutureTask<String> pageHtml = new java.util.concurrent.FutureTask<>(() -> ReviewPage.html(page));
+        Thread pageThread = new Thread(pageHtml, "review-page");
+        pageThread.setDaemon(true);
+        pageThread.start();
         return new Plan(model, threshold, options.threshold().isEmpty(), found.confirmedIdentities(), found.confirmedFaces(),
                 found.unresolvedIdentities(), found.unresolvedFaces(), found.facesWithoutEmbedding(), proposals,
                 found.proposals().size(), byLabel, promotions, warnings, now, layout.data().resolve("proposals.json"),
-                layout.review().resolve(runName(layout.review()) + ".html"), new Read(identities, photoIndex, store, t));
+                reviewPage, read, pageHtml);
     }
 
     /** What a helper thread made (the store, the page), or its error as it was thrown. */
-    private static <T> T loaded(java.util.concurrent.FutureTask<T> loading) throws Exception {
+    private static <T> T loaded(java.util.concurrent.Future<T> loading) throws Exception {
         try {
             return loading.get();
         } catch (java.util.concurrent.ExecutionException e) {
@@ -286,14 +296,6 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
     @Override
     public void writeReports(Plan plan, KitContext ctx) throws Exception {
         if (plan.archive() == null) return;
-        // The page is made on the second core meanwhile (reading only: the plan's documents and the crops).
-        java.util.concurrent.FutureTask<Void> pageWrite = new java.util.concurrent.FutureTask<>(() -> {
-            page(plan, ctx, false, 0);
-            return null;
-        });
-        Thread pageThread = new Thread(pageWrite, "review-page");
-        pageThread.setDaemon(true);
-        pageThread.start();
         ObjectNode doc = JsonFiles.object();
         doc.put("generated_at", plan.generatedAt());
         doc.set("threshold", Matcher.pythonFloat(plan.threshold()));
@@ -304,10 +306,8 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         } catch (IOException e) {
             throw new KitException("cannot write " + plan.proposalsFile() + ": " + e.getMessage(),
                     "check the free disk space and permissions; the previous proposals.json is unchanged", e);
-        } finally {
-            pageThread.join();  // never leave it writing behind a failure
         }
-        loaded(pageWrite);
+        ReviewPage.write(plan.reviewPage(), loaded(plan.pageHtml()));
         Console c = ctx.console();
         c.info("");
         c.ok("wrote " + plan.proposalsFile() + " (" + plan.proposals().size() + " proposals)");
@@ -318,11 +318,11 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         }
     }
 
-    private static void page(Plan plan, KitContext ctx, boolean executed, int applied) {
-        Read a = plan.archive();
-        ReviewPage.write(plan.reviewPage(), new ReviewPage.Input(runOf(plan.reviewPage()), plan.generatedAt(), executed, applied,
-                plan.model(), plan.threshold(), a.thresholds, plan.proposals(), plan.promotions(), a.identities, a.photoIndex, a.store,
-                ctx.layout().photos(), ctx.layout().crops()));
+    private static ReviewPage.Input pageInput(Path reviewPage, String generatedAt, boolean executed, int applied, String model,
+                                              double threshold, List<Matcher.Proposal> proposals, List<Matcher.Promotion> promotions,
+                                              Read a, KitContext ctx) {
+        return new ReviewPage.Input(runOf(reviewPage), generatedAt, executed, applied, model, threshold, a.thresholds, proposals,
+                promotions, a.identities, a.photoIndex, a.store, ctx.layout().photos(), ctx.layout().crops());
     }
 
     /** Applies ALL the plan's proposals and promotions: backup first, then one atomic write of identities.json. */
@@ -343,7 +343,8 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
             int applied = IdentityEdits.applyProposals(identities, plan.proposals(), now);
             int promoted = IdentityEdits.applyPromotions(identities, plan.promotions(), now);
             files.writeIdentities(identities);
-            page(plan, ctx, true, applied);
+            ReviewPage.write(plan.reviewPage(), ReviewPage.html(pageInput(plan.reviewPage(), plan.generatedAt(), true, applied,
+                    plan.model(), plan.threshold(), plan.proposals(), plan.promotions(), plan.archive(), ctx)));
             return new Result(applied, promoted, backup == null ? null : backup.label(), plan.reviewPage(), List.of());
         }
     }

@@ -60,13 +60,13 @@ public final class EmbeddingStore {
     /** The folder of segments: data/embeddings/, or the legacy file's converted copy. */
     private final Path folder;
     /** face id → face, in store order. */
-    private final LinkedHashMap<String, Face> faces = new LinkedHashMap<>();
+    private LinkedHashMap<String, Face> faces = new LinkedHashMap<>();
     /**
      * face id → its JSON line (keeps the legacy doubles and any field the kit does not know): an
      * ObjectNode, or a {@link Slice} of the segment's bytes, made a tree only when asked for (matching
      * reads tens of thousands of faces and needs none of their lines).
      */
-    private final Map<String, Object> meta = new HashMap<>();
+    private Map<String, Object> meta = new HashMap<>();
 
     /** One face's JSON line, still as the bytes it was read from. */
     private record Slice(byte[] bytes, int start, int end, Path file, int lineNo) {}
@@ -455,14 +455,21 @@ public final class EmbeddingStore {
     private void loadSegments(Path folder, ObjectNode manifest) {
         Path manifestFile = folder.resolve(MANIFEST);
         JsonNode segs = manifest.path("segments");
-        Map<String, Integer> firstSegmentOf = new HashMap<>();
         if (!segs.isArray()) throw badStore(manifestFile, "has no \"segments\" list");
+        if (faces.isEmpty()) {
+            // Sized once for every face listed: growing maps of tens of thousands of entries step by step costs more.
+            long listed = 0;
+            for (JsonNode seg : segs) listed += Math.max(0, seg.path("count").asInt(0));
+            int capacity = (int) Math.min(1 << 28, listed * 4 / 3 + 16);
+            faces = new LinkedHashMap<>(capacity);
+            meta = new HashMap<>(capacity);
+        }
         for (JsonNode seg : segs) {
             String name = seg.path("name").asText("");
             int count = seg.path("count").asInt(-1), dims = seg.path("dims").asInt(-1);
             if (name.isEmpty() || count < 0 || dims <= 0) throw badStore(manifestFile, "has a segment without name/count/dims: " + seg);
             Path npy = folder.resolve(name + ".npy"), jsonl = folder.resolve(name + ".jsonl");
-            float[] matrix = readMatrix(npy, count, dims);
+            float[][] vectors = readMatrix(npy, count, dims);
             List<Line> lines = readLines(jsonl);
             if (lines.size() != count) throw badStore(jsonl, "has " + lines.size() + " faces, " + npy.getFileName() + " has " + count);
             List<String> ids = new ArrayList<>(count);
@@ -470,20 +477,26 @@ public final class EmbeddingStore {
             segmentIds.add(ids);
             for (int i = 0; i < count; i++) {
                 Line line = lines.get(i);
-                float[] mu = Arrays.copyOfRange(matrix, i * dims, (i + 1) * dims);
-                Face f = line.face(mu);
+                Face f = line.face(vectors[i]);
                 ids.add(f.faceId());
-                Integer earlier = firstSegmentOf.putIfAbsent(f.faceId(), segment);
                 // A second row (an older kit's re-run): the later row wins now, and the next append compacts.
-                if (earlier != null && (firstStaleSegment < 0 || earlier < firstStaleSegment)) firstStaleSegment = earlier;
-                put(f, line.slice());
+                if (put(f, line.slice()) != null) {
+                    int earlier = firstSegmentListing(f.faceId(), segment);
+                    if (firstStaleSegment < 0 || earlier < firstStaleSegment) firstStaleSegment = earlier;
+                }
             }
         }
     }
 
-    private static float[] readMatrix(Path npy, int rows, int dims) {
+    /** The first segment, up to {@code last}, that lists the face id (rare: only for an id read twice). */
+    private int firstSegmentListing(String faceId, int last) {
+        for (int s = 0; s < last; s++) if (segmentIds.get(s).contains(faceId)) return s;
+        return last;
+    }
+
+    private static float[][] readMatrix(Path npy, int rows, int dims) {
         try {
-            return NpyFloatMatrix.read(npy, rows, dims);
+            return NpyFloatMatrix.readRows(npy, rows, dims);
         } catch (NpyFloatMatrix.Malformed e) {
             throw badStore(npy, e.getMessage());
         } catch (NoSuchFileException e) {
@@ -652,9 +665,10 @@ public final class EmbeddingStore {
         return n;
     }
 
-    private void put(Face f, Object line) {
-        faces.put(f.faceId(), f);
+    /** Adds or replaces a face (keeping its place in the order); returns the face it replaced, or null. */
+    private Face put(Face f, Object line) {
         meta.put(f.faceId(), line);
+        return faces.put(f.faceId(), f);
     }
 
     /** A face's JSON line as a tree (parsed now if it was only read), or null. */

@@ -59,26 +59,41 @@ public final class Matcher {
                          String model, double threshold) {}
 
     /**
-     * Finds the proposals for the archive's documents and embedding store, sorted by distance.
-     * Refuses (KitException) when the faces to compare come from different embedding models.
+     * The faces step 4 compares, gathered once from identities.json and the store (each face id
+     * looked up once): the confirmed identities with at least one embedded face, their faces
+     * contiguous per identity, and the embedded faces of unresolved identities, in document order.
      */
-    public static Result findMatches(ObjectNode identitiesDoc, ObjectNode photoIndex, EmbeddingStore store,
-                                     MatchThresholds labels, double threshold, CompletableFuture<DistanceTerms.Engine> engine) {
-        JsonNode ids = identitiesDoc.path("identities");
-        Map<String, String> faceToPhoto = Identities.faceToPhoto(photoIndex);
-        List<String> missing = new ArrayList<>();
-
-        // 1. Confirmed identities with at least one embedded face; their faces, contiguous per identity.
-        List<String> confirmedIds = new ArrayList<>();
-        List<String> confirmedNames = new ArrayList<>();
-        List<EmbeddingStore.Face> aFaces = new ArrayList<>();
+    public static final class Faces {
+        final JsonNode ids;
+        final Map<String, String> faceToPhoto;
+        final List<String> confirmedIds = new ArrayList<>(), confirmedNames = new ArrayList<>();
+        final List<EmbeddingStore.Face> aFaces = new ArrayList<>();
         int[] rowIdentity = new int[64];
-        int rowCount = 0;
-        List<Set<String>> confirmedPhotos = new ArrayList<>();
-        Map<String, Integer> confirmedIndex = new HashMap<>();
-        for (var e : iterable(ids)) {
-            JsonNode ident = e.getValue();
-            if (!"CONFIRMED".equals(ident.path("state").asText()) || Identities.isMerged(ident)) continue;
+        int rowCount;
+        final List<Set<String>> confirmedPhotos = new ArrayList<>();
+        final Map<String, Integer> confirmedIndex = new HashMap<>();
+        final List<EmbeddingStore.Face> bFaces = new ArrayList<>();
+        final List<String> bSource = new ArrayList<>();
+        int unresolvedIdentities;
+        final List<String> missing = new ArrayList<>();
+        /** The one embedding model of every face compared (and of unresolved faces too small to propose), or null. */
+        final String model;
+
+        private Faces(ObjectNode identitiesDoc, ObjectNode photoIndex, EmbeddingStore store) {
+            ids = identitiesDoc.path("identities");
+            faceToPhoto = Identities.faceToPhoto(photoIndex);
+            List<EmbeddingStore.Face> tooSmall = new ArrayList<>();
+            for (var e : iterable(ids)) {
+                JsonNode ident = e.getValue();
+                if (Identities.isMerged(ident)) continue;
+                String state = ident.path("state").asText();
+                if ("CONFIRMED".equals(state)) addConfirmed(e.getKey(), ident, store);
+                else if (UNRESOLVED_STATES.contains(state)) addUnresolved(e.getKey(), ident, store, tooSmall);
+            }
+            model = checkOneModel(aFaces, bFaces, tooSmall);
+        }
+
+        private void addConfirmed(String id, JsonNode ident, EmbeddingStore store) {
             List<EmbeddingStore.Face> fs = new ArrayList<>();
             Set<String> photos = new HashSet<>();
             for (String fid : Identities.faceIds(ident)) {
@@ -86,10 +101,10 @@ public final class Matcher {
                 EmbeddingStore.Face f = store.get(fid);
                 if (f != null) fs.add(f);
             }
-            if (fs.isEmpty()) continue;
+            if (fs.isEmpty()) return;
             int c = confirmedIds.size();
-            confirmedIndex.put(e.getKey(), c);
-            confirmedIds.add(e.getKey());
+            confirmedIndex.put(id, c);
+            confirmedIds.add(id);
             confirmedNames.add(ident.path("name").asText(""));
             confirmedPhotos.add(photos);
             for (EmbeddingStore.Face f : fs) {
@@ -99,27 +114,53 @@ public final class Matcher {
             }
         }
 
-        // 2. Faces of unresolved identities that have an embedding, in document order.
-        List<EmbeddingStore.Face> bFaces = new ArrayList<>();
-        List<String> bSource = new ArrayList<>();
-        int unresolvedIdentities = 0;
-        for (var e : iterable(ids)) {
-            JsonNode ident = e.getValue();
-            if (!UNRESOLVED_STATES.contains(ident.path("state").asText()) || Identities.isMerged(ident)) continue;
+        private void addUnresolved(String id, JsonNode ident, EmbeddingStore store, List<EmbeddingStore.Face> tooSmall) {
             unresolvedIdentities++;
             for (String fid : Identities.faceIds(ident)) {
                 EmbeddingStore.Face f = store.get(fid);
                 if (f == null) {
                     missing.add(fid);
-                    continue;
+                } else if (FaceQuality.lowQuality(f.bbox())) {
+                    tooSmall.add(f);  // too few pixels to propose; a person can still name it
+                } else {
+                    bFaces.add(f);
+                    bSource.add(id);
                 }
-                if (FaceQuality.lowQuality(f.bbox())) continue;  // too few pixels to propose; a person can still name it
-                bFaces.add(f);
-                bSource.add(e.getKey());
             }
         }
 
-        String model = checkOneModel(aFaces, bFaces);
+        /** The one embedding model of the faces compared, or null when none has an embedding. */
+        public String model() {
+            return model;
+        }
+    }
+
+    /**
+     * Gathers the faces to compare. Refuses (KitException) when they come from different embedding
+     * models, since their distances mean nothing.
+     */
+    public static Faces gather(ObjectNode identitiesDoc, ObjectNode photoIndex, EmbeddingStore store) {
+        return new Faces(identitiesDoc, photoIndex, store);
+    }
+
+    /** {@link #findMatches(Faces, MatchThresholds, double, CompletableFuture)} of the archive's documents and store. */
+    public static Result findMatches(ObjectNode identitiesDoc, ObjectNode photoIndex, EmbeddingStore store,
+                                     MatchThresholds labels, double threshold, CompletableFuture<DistanceTerms.Engine> engine) {
+        return findMatches(gather(identitiesDoc, photoIndex, store), labels, threshold, engine);
+    }
+
+    /** Finds the proposals for the gathered faces, sorted by distance. */
+    public static Result findMatches(Faces g, MatchThresholds labels, double threshold, CompletableFuture<DistanceTerms.Engine> engine) {
+        JsonNode ids = g.ids;
+        Map<String, String> faceToPhoto = g.faceToPhoto;
+        List<String> missing = g.missing;
+        List<String> confirmedIds = g.confirmedIds, confirmedNames = g.confirmedNames, bSource = g.bSource;
+        List<EmbeddingStore.Face> aFaces = g.aFaces, bFaces = g.bFaces;
+        List<Set<String>> confirmedPhotos = g.confirmedPhotos;
+        Map<String, Integer> confirmedIndex = g.confirmedIndex;
+        int[] rowIdentity = g.rowIdentity;
+        int rowCount = g.rowCount, unresolvedIdentities = g.unresolvedIdentities;
+        String model = g.model;
         if (aFaces.isEmpty() || bFaces.isEmpty()) {
             return new Result(List.of(), confirmedIds.size(), aFaces.size(), unresolvedIdentities, bFaces.size(), missing, model, threshold);
         }
@@ -185,25 +226,6 @@ public final class Matcher {
         return e;
     }
 
-    /**
-     * The one embedding model of the faces step 4 would compare (confirmed and unresolved
-     * identities), or null when none has an embedding. Mixed models are refused, since their
-     * distances mean nothing.
-     */
-    public static String modelOf(ObjectNode identitiesDoc, EmbeddingStore store) {
-        List<EmbeddingStore.Face> involved = new ArrayList<>();
-        for (var e : iterable(identitiesDoc.path("identities"))) {
-            JsonNode ident = e.getValue();
-            String state = ident.path("state").asText();
-            if (Identities.isMerged(ident) || !(state.equals("CONFIRMED") || UNRESOLVED_STATES.contains(state))) continue;
-            for (String fid : Identities.faceIds(ident)) {
-                EmbeddingStore.Face f = store.get(fid);
-                if (f != null) involved.add(f);
-            }
-        }
-        return checkOneModel(involved, List.of());
-    }
-
     /** Rule 6: SKIPPED sources with a VERY HIGH or HIGH match and no promoted_from yet, once each. */
     public static List<Promotion> promotions(ObjectNode identitiesDoc, List<Proposal> proposals) {
         List<Promotion> out = new ArrayList<>();
@@ -240,26 +262,31 @@ public final class Matcher {
         return obj::fields;
     }
 
-    private static String checkOneModel(List<EmbeddingStore.Face> a, List<EmbeddingStore.Face> b) {
+    @SafeVarargs
+    private static String checkOneModel(List<EmbeddingStore.Face>... lists) {
         // Nearly always one model: the sets are made only when a face differs from the first.
-        EmbeddingStore.Face first = !a.isEmpty() ? a.get(0) : !b.isEmpty() ? b.get(0) : null;
+        EmbeddingStore.Face first = null;
+        for (List<EmbeddingStore.Face> l : lists) if (first == null && !l.isEmpty()) first = l.get(0);
         if (first == null) return null;
         boolean same = true;
-        for (EmbeddingStore.Face f : a) same &= f.model().equals(first.model()) && f.mu().length == first.mu().length;
-        for (EmbeddingStore.Face f : b) same &= f.model().equals(first.model()) && f.mu().length == first.mu().length;
+        for (List<EmbeddingStore.Face> l : lists) {
+            for (EmbeddingStore.Face f : l) same &= f.model().equals(first.model()) && f.mu().length == first.mu().length;
+        }
         if (same) return first.model();
         Set<String> models = new LinkedHashSet<>();
-        for (EmbeddingStore.Face f : a) models.add(f.model());
-        for (EmbeddingStore.Face f : b) models.add(f.model());
         Set<Integer> dims = new HashSet<>();
-        for (EmbeddingStore.Face f : a) dims.add(f.mu().length);
-        for (EmbeddingStore.Face f : b) dims.add(f.mu().length);
+        for (List<EmbeddingStore.Face> l : lists) {
+            for (EmbeddingStore.Face f : l) {
+                models.add(f.model());
+                dims.add(f.mu().length);
+            }
+        }
         if (models.size() > 1 || dims.size() > 1) {
             throw new KitException("the faces to compare come from different embedding models (" + String.join(", ", models)
                     + "): their distances mean nothing across models",
                     "re-embed the archive with one model first: ./jbang steps/reembed.java");
         }
-        return models.isEmpty() ? null : models.iterator().next();
+        return models.iterator().next();
     }
 
     static float[] matrix(List<EmbeddingStore.Face> faces, int dims) {

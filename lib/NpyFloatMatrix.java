@@ -43,10 +43,10 @@ public final class NpyFloatMatrix {
     }
 
     /**
-     * Reads a matrix that must be {@code expectRows} × {@code expectDims} into one contiguous
-     * array, row after row. A missing file is {@link java.nio.file.NoSuchFileException}.
+     * Reads a matrix that must be {@code expectRows} × {@code expectDims}, one array per row. A
+     * missing file is {@link java.nio.file.NoSuchFileException}.
      */
-    public static float[] read(Path file, int expectRows, int expectDims) throws IOException {
+    public static float[][] readRows(Path file, int expectRows, int expectDims) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer head = ByteBuffer.allocate(10).order(ByteOrder.LITTLE_ENDIAN);
             while (head.hasRemaining() && ch.read(head) >= 0) { }
@@ -68,11 +68,25 @@ public final class NpyFloatMatrix {
             }
             long bytes = (long) rows * dims * 4;
             if (ch.size() - 10 - hlen != bytes) throw new Malformed("is cut short or too long for " + rows + " faces");
-            ByteBuffer data = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
-            while (data.hasRemaining() && ch.read(data) >= 0) { }
-            data.flip();
-            float[] out = new float[rows * dims];
-            data.asFloatBuffer().get(out);
+            float[][] out = new float[rows][];
+            if (rows == 0) return out;
+            // A megabyte at a time, straight from the file into a direct buffer and from there into the rows:
+            // a whole-file heap buffer would be copied three times over (tens of megabytes at archive scale).
+            int rowBytes = dims * 4;
+            ByteBuffer chunk = ByteBuffer.allocateDirect(Math.max(1, (1 << 20) / rowBytes) * rowBytes).order(ByteOrder.LITTLE_ENDIAN);
+            for (int r = 0; r < rows; ) {
+                chunk.clear().limit((int) Math.min(chunk.capacity(), (long) (rows - r) * rowBytes));
+                while (chunk.hasRemaining()) {
+                    if (ch.read(chunk) < 0) throw new Malformed("is cut short for " + rows + " faces");
+                }
+                chunk.flip();
+                java.nio.FloatBuffer values = chunk.asFloatBuffer();
+                for (int n = chunk.limit() / rowBytes; n > 0; n--) {
+                    float[] row = new float[dims];
+                    values.get(row);
+                    out[r++] = row;
+                }
+            }
             return out;
         }
     }

@@ -38,10 +38,10 @@ public final class ReviewPage {
     static final int THUMB_SIDE = 360;
     static final int PERSON_FACES = 4;
 
-    /** Writes the page atomically to {@code file} (data/review/<run>.html) and returns it. */
-    public static Path write(Path file, Input in) {
+    /** Writes a page made by {@link #html} atomically to {@code file} (data/review/<run>.html) and returns it. */
+    public static Path write(Path file, String html) {
         try {
-            AtomicFiles.write(file, html(in).getBytes(StandardCharsets.UTF_8));
+            AtomicFiles.write(file, html.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new KitException("cannot write the review page " + file + ": " + e.getMessage(),
                     "check the free disk space and permissions of " + file.getParent(), e);
