@@ -224,22 +224,20 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         }
         // ONNX Runtime (the matrix products) loads meanwhile too: a few tenths of a second, needed only at the end.
         java.util.concurrent.CompletableFuture<DistanceTerms.Engine> engine = DistanceTerms.loadInBackground();
-        // The store loads on a second core while this one parses the two documents (each is a third to a half
-        // of the reading). A legacy-only archive gets its converted copy there (derived data, like the
-        // reports): the next run loads segments.
-        java.util.concurrent.FutureTask<EmbeddingStore> loading = new java.util.concurrent.FutureTask<>(
-                () -> EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT));
-        Thread loader = new Thread(loading, "embedding-store");
-        loader.setDaemon(true);
-        loader.start();
+        // The store and photo_index.json load on threads of their own while this one parses identities.json:
+        // three parts of the reading, each a third to a half of the whole, shared out over the cores. A
+        // legacy-only archive gets its converted copy there (derived data, like the reports): the next run
+        // loads segments.
+        java.util.concurrent.FutureTask<EmbeddingStore> loading =
+                started("embedding-store", () -> EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT));
+        java.util.concurrent.FutureTask<ObjectNode> photoIndexLoading = started("photo-index", files::readPhotoIndex);
         ObjectNode identities;
-        ObjectNode photoIndex;
         try {
             identities = files.readIdentities();
-            photoIndex = files.readPhotoIndex();
         } finally {
-            loader.join(); // never leave it writing the converted copy behind a failure
+            settled(loading); // never leave it writing the converted copy behind a failure
         }
+        ObjectNode photoIndex = loaded(photoIndexLoading);
         EmbeddingStore store = loaded(loading);
 
         Matcher.Faces faces = Matcher.gather(identities, photoIndex, store);
@@ -271,14 +269,29 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         // The page is made on the second core while the table prints and proposals.json is written
         // (reading only: the plan's documents and the crops); writeReports writes it.
         ReviewPage.Input page = pageInput(reviewPage, now, false, 0, model, threshold, proposals, promotions, read, ctx);
-        java.util.concurrent.FutureTask<String> pageHtml = new java.util.concurrent.FutureTask<>(() -> ReviewPage.html(page));
-        Thread pageThread = new Thread(pageHtml, "review-page");
-        pageThread.setDaemon(true);
-        pageThread.start();
+        java.util.concurrent.FutureTask<String> pageHtml = started("review-page", () -> ReviewPage.html(page));
         return new Plan(model, threshold, options.threshold().isEmpty(), found.confirmedIdentities(), found.confirmedFaces(),
                 found.unresolvedIdentities(), found.unresolvedFaces(), found.facesWithoutEmbedding(), proposals,
                 found.proposals().size(), byLabel, promotions, warnings, now, layout.data().resolve("proposals.json"),
                 reviewPage, read, pageHtml);
+    }
+
+    /** {@code work} started on a daemon thread of its own; {@link #loaded} gives its outcome. */
+    private static <T> java.util.concurrent.FutureTask<T> started(String name, java.util.concurrent.Callable<T> work) {
+        java.util.concurrent.FutureTask<T> task = new java.util.concurrent.FutureTask<>(work);
+        Thread t = new Thread(task, name);
+        t.setDaemon(true);
+        t.start();
+        return task;
+    }
+
+    /** Waits for a task whatever its outcome ({@link #loaded} reports its error). */
+    private static void settled(java.util.concurrent.Future<?> task) throws InterruptedException {
+        try {
+            task.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            // reported where its result is taken
+        }
     }
 
     /** What a helper thread made (the store, the page), or its error as it was thrown. */

@@ -23,10 +23,37 @@ public final class StepMain {
 
     /** Parses {@code argv} into {@code command} (a picocli @Command), runs it and exits the JVM with its code. */
     public static void exit(Object command, String... argv) {
+        readAnnotationsInBackground(command.getClass());
         // Names like "Béatrice" must print as UTF-8 whatever the locale of the shell.
         System.setOut(new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8));
         System.setErr(new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8));
         System.exit(run(command, argv));
+    }
+
+    /**
+     * Reads the annotations of a command class, its fields and its mixins' fields on a thread of its
+     * own. picocli reads them first thing; the JDK makes a class of its own for each annotation type
+     * on first use (tens of milliseconds of a cold process), which this thread does meanwhile.
+     */
+    private static void readAnnotationsInBackground(Class<?> command) {
+        Thread t = new Thread(() -> {
+            try {
+                readAnnotations(command, 0);
+            } catch (RuntimeException | LinkageError e) {
+                // picocli reads them again, and reports what is wrong
+            }
+        }, "annotations");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void readAnnotations(Class<?> type, int depth) {
+        if (type == null || depth > 2 || type.getName().startsWith("java.")) return;
+        type.getAnnotations();
+        for (java.lang.reflect.Field f : type.getDeclaredFields()) {
+            if (f.getAnnotations().length > 0 && !f.getType().isPrimitive()) readAnnotations(f.getType(), depth + 1);
+        }
+        for (java.lang.reflect.Method m : type.getDeclaredMethods()) m.getAnnotations();
     }
 
     /** Whether the command line only asks for --help or --version (then no set-up is warmed beforehand). */
