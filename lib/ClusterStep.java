@@ -69,7 +69,8 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                        int unresolvedIdentities, int unresolvedFaces, List<String> facesWithoutEmbedding,
                        List<Matcher.Proposal> proposals, int totalProposals, Map<String, Integer> byLabel,
                        List<Matcher.Promotion> promotions, List<String> warnings, String generatedAt,
-                       Path proposalsFile, Path reviewPage, Read archive, java.util.concurrent.Future<String> pageHtml) implements Step.Plan {
+                       Path proposalsFile, Path reviewPage, Read archive, java.util.concurrent.Future<String> proposalsJson,
+                       java.util.concurrent.Future<String> pageHtml) implements Step.Plan {
 
         @Override
         public boolean nothingToDo() {
@@ -220,7 +221,7 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         ArchiveFiles files = new ArchiveFiles(layout.data());
         if (files.isEmptyArchive()) {
             return new Plan(null, options.threshold().orElse(0), options.threshold().isEmpty(), 0, 0, 0, 0, List.of(), List.of(), 0,
-                    Map.of(), List.of(), List.of(), now, null, null, null, null);
+                    Map.of(), List.of(), List.of(), now, null, null, null, null, null);
         }
         // ONNX Runtime (the matrix products) loads meanwhile too: a few tenths of a second, needed only at the end.
         java.util.concurrent.CompletableFuture<DistanceTerms.Engine> engine = DistanceTerms.loadInBackground();
@@ -266,14 +267,16 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         for (Matcher.Proposal p : proposals) byLabel.merge(p.confidence(), 1, Integer::sum);
         Path reviewPage = layout.review().resolve(runName(layout.review()) + ".html");
         Read read = new Read(identities, photoIndex, store, t);
-        // The page is made on the second core while the table prints and proposals.json is written
-        // (reading only: the plan's documents and the crops); writeReports writes it.
+        // The reports' texts are made on threads of their own while the table prints (reading only: the
+        // plan's proposals and documents, and the crops); writeReports writes them.
+        List<Matcher.Proposal> listed = proposals;
+        java.util.concurrent.FutureTask<String> proposalsJson = started("proposals-json", () -> JsonFiles.pretty(proposalsDocument(now, threshold, listed)));
         ReviewPage.Input page = pageInput(reviewPage, now, false, 0, model, threshold, proposals, promotions, read, ctx);
         java.util.concurrent.FutureTask<String> pageHtml = started("review-page", () -> ReviewPage.html(page));
         return new Plan(model, threshold, options.threshold().isEmpty(), found.confirmedIdentities(), found.confirmedFaces(),
                 found.unresolvedIdentities(), found.unresolvedFaces(), found.facesWithoutEmbedding(), proposals,
                 found.proposals().size(), byLabel, promotions, warnings, now, layout.data().resolve("proposals.json"),
-                reviewPage, read, pageHtml);
+                reviewPage, read, proposalsJson, pageHtml);
     }
 
     /** {@code work} started on a daemon thread of its own; {@link #loaded} gives its outcome. */
@@ -309,13 +312,8 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
     @Override
     public void writeReports(Plan plan, KitContext ctx) throws Exception {
         if (plan.archive() == null) return;
-        ObjectNode doc = JsonFiles.object();
-        doc.put("generated_at", plan.generatedAt());
-        doc.set("threshold", Matcher.pythonFloat(plan.threshold()));
-        ArrayNode list = doc.putArray("proposals");
-        for (Matcher.Proposal p : plan.proposals()) list.add(p.toJson());
         try {
-            JsonFiles.write(plan.proposalsFile(), doc);
+            AtomicFiles.write(plan.proposalsFile(), loaded(plan.proposalsJson()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new KitException("cannot write " + plan.proposalsFile() + ": " + e.getMessage(),
                     "check the free disk space and permissions; the previous proposals.json is unchanged", e);
@@ -329,6 +327,16 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
             c.info("Nothing has been applied. Open the review page and decide each proposal on the site"
                     + " (./jbang review will be the normal way to decide them here).");
         }
+    }
+
+    /** data/proposals.json (data-files.md): when, the threshold, and the proposals, closest first. */
+    private static ObjectNode proposalsDocument(String generatedAt, double threshold, List<Matcher.Proposal> proposals) {
+        ObjectNode doc = JsonFiles.object();
+        doc.put("generated_at", generatedAt);
+        doc.set("threshold", Matcher.pythonFloat(threshold));
+        ArrayNode list = doc.putArray("proposals");
+        for (Matcher.Proposal p : proposals) list.add(p.toJson());
+        return doc;
     }
 
     private static ReviewPage.Input pageInput(Path reviewPage, String generatedAt, boolean executed, int applied, String model,

@@ -138,8 +138,8 @@ public final class DistanceTerms {
         void close();
     }
 
-    /** normA: |a_i|² of each archive face. */
-    public static Blocks over(Engine engine, float[] a, float[] normA, float[] b, int dims) {
+    /** a: the archive's faces, b: the new faces (one vector each, {@code dims} long); normA: |a_i|² of each archive face. */
+    public static Blocks over(Engine engine, float[][] a, float[] normA, float[][] b, int dims) {
         if (engine.onnxRuntime()) {
             try {
                 return new OnnxBlocks(engine, a, normA, b, dims);
@@ -153,7 +153,7 @@ public final class DistanceTerms {
     /** ONNX Runtime's Gemm on direct buffers: the archive's matrix is handed over once, the terms land in place. */
     private static final class OnnxBlocks implements Blocks {
         private final Engine engine;
-        private final float[] b;
+        private final float[][] b;
         private final int dims, na;
         private final OnnxTensor archive, norms, k;
         private final FloatBuffer in, out, smallest;
@@ -161,13 +161,14 @@ public final class DistanceTerms {
         private final int kept;
         private int j0, bs;
 
-        OnnxBlocks(Engine engine, float[] a, float[] normA, float[] b, int dims) throws OrtException {
+        OnnxBlocks(Engine engine, float[][] a, float[] normA, float[][] b, int dims) throws OrtException {
             this.engine = engine;
             this.b = b;
             this.dims = dims;
-            this.na = a.length / dims;
-            FloatBuffer ab = direct(a.length);
-            ab.put(a).flip();
+            this.na = a.length;
+            // Tens of megabytes at archive scale: both cores copy (each row to its own place).
+            FloatBuffer ab = direct(na * dims);
+            java.util.stream.IntStream.range(0, na).parallel().forEach(i -> ab.put(i * dims, a[i]));
             this.archive = OnnxTensor.createTensor(engine.env, ab, new long[] {na, dims});
             FloatBuffer nb = direct(na);
             nb.put(normA).flip();
@@ -190,7 +191,8 @@ public final class DistanceTerms {
             this.j0 = j0;
             this.bs = j1 - j0;
             in.clear();
-            in.put(b, j0 * dims, bs * dims).flip();
+            for (int j = j0; j < j1; j++) in.put(b[j]);
+            in.flip();
             out.clear().limit(bs * na);
             smallest.clear().limit(bs * kept);
             smallestRows.clear().limit(bs * kept);
@@ -232,17 +234,18 @@ public final class DistanceTerms {
      * multiply-add over arrays the JIT turns into SIMD instructions), four archive rows per pass.
      */
     private static final class JavaBlocks implements Blocks {
-        private final float[] a, normA, b;
+        private final float[][] a, b;
+        private final float[] normA;
         private final int dims, na;
         private float[] terms = new float[0];
         private int j0, bs;
 
-        JavaBlocks(float[] a, float[] normA, float[] b, int dims) {
+        JavaBlocks(float[][] a, float[] normA, float[][] b, int dims) {
             this.a = a;
             this.normA = normA;
             this.b = b;
             this.dims = dims;
-            this.na = a.length / dims;
+            this.na = a.length;
         }
 
         @Override
@@ -250,7 +253,7 @@ public final class DistanceTerms {
             this.j0 = j0;
             this.bs = j1 - j0;
             float[][] bt = new float[dims][bs];
-            for (int j = 0; j < bs; j++) for (int k = 0; k < dims; k++) bt[k][j] = b[(j0 + j) * dims + k];
+            for (int j = 0; j < bs; j++) for (int k = 0; k < dims; k++) bt[k][j] = b[j0 + j][k];
             if (terms.length < bs * na) terms = new float[bs * na];
             float[][] dot = new float[4][bs];
             for (int i = 0; i < na; i += 4) {
@@ -276,12 +279,12 @@ public final class DistanceTerms {
         // The loops live in small methods: each is compiled once, as a whole, rather than on the stack (OSR).
         private void dots(int i, int n, float[][] bt, float[][] dot) {
             for (float[] d : dot) Arrays.fill(d, 0f);
-            int o = i * dims;
             if (n == 4) {
                 float[] d0 = dot[0], d1 = dot[1], d2 = dot[2], d3 = dot[3];
-                for (int k = 0; k < dims; k++) axpy4(a[o + k], a[o + dims + k], a[o + 2 * dims + k], a[o + 3 * dims + k], bt[k], d0, d1, d2, d3, bs);
+                float[] a0 = a[i], a1 = a[i + 1], a2 = a[i + 2], a3 = a[i + 3];
+                for (int k = 0; k < dims; k++) axpy4(a0[k], a1[k], a2[k], a3[k], bt[k], d0, d1, d2, d3, bs);
             } else {
-                for (int r = 0; r < n; r++) for (int k = 0; k < dims; k++) axpy(a[o + r * dims + k], bt[k], dot[r], bs);
+                for (int r = 0; r < n; r++) for (int k = 0; k < dims; k++) axpy(a[i + r][k], bt[k], dot[r], bs);
             }
         }
 

@@ -533,6 +533,7 @@ public final class EmbeddingStore {
         } catch (IOException e) {
             throw new KitException("cannot read " + jsonl + ": " + e.getMessage(), "check the file's permissions", e);
         }
+        String lastModel = null;
         try (com.fasterxml.jackson.core.JsonParser p = LINES.getFactory().createParser(bytes)) {
             com.fasterxml.jackson.core.JsonToken t;
             while ((t = p.nextToken()) != null) {
@@ -545,9 +546,14 @@ public final class EmbeddingStore {
                 Line fields = fields(p);
                 int end = (int) p.currentLocation().getByteOffset();
                 Slice slice = new Slice(bytes, start, end, jsonl, lineNo);
-                out.add(fields == null ? new Line(null, null, null, 0, 0, null, 0, null, slice)
-                        : new Line(fields.faceId(), fields.filename(), fields.filepath(), fields.sigmaSq(), fields.detScore(),
-                                fields.bbox(), fields.quality(), fields.model(), slice));
+                if (fields == null) {
+                    out.add(new Line(null, null, null, 0, 0, null, 0, null, slice));
+                    continue;
+                }
+                // One String per model name, not one per face: matching compares every face's model with the first's.
+                String model = fields.model().equals(lastModel) ? lastModel : (lastModel = fields.model());
+                out.add(new Line(fields.faceId(), fields.filename(), fields.filepath(), fields.sigmaSq(), fields.detScore(),
+                        fields.bbox(), fields.quality(), model, slice));
             }
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw badStore(jsonl, "is not valid JSON lines (face " + (out.size() + 1) + ": " + e.getOriginalMessage() + ")");

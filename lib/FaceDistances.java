@@ -22,10 +22,10 @@ public final class FaceDistances {
         return Math.sqrt(s);
     }
 
-    /** The smallest distance from new face {@code j} of {@code b} to rows [from, to) of {@code a}, in double precision. */
-    static double exactMin(float[] a, int from, int to, float[] b, int j, int dims) {
+    /** The smallest distance from {@code y} to the vectors [from, to) of {@code rows}, in double precision. */
+    static double exactMin(float[][] rows, int from, int to, float[] y) {
         double best = Double.POSITIVE_INFINITY;
-        for (int r = from; r < to; r++) best = Math.min(best, euclidean(a, r * dims, b, j * dims, dims));
+        for (int r = from; r < to; r++) best = Math.min(best, euclidean(rows[r], 0, y, 0, y.length));
         return best;
     }
 }

@@ -182,29 +182,35 @@ public final class Matcher {
             for (int c : skip) excludedByIdentity.computeIfAbsent(c, k -> new ArrayList<>()).add(j);
         }
 
-        int dims = aFaces.get(0).mu().length;
-        float[] a = matrix(aFaces, dims);
-        float[] b = matrix(bFaces, dims);
+        float[][] a = vectors(aFaces), b = vectors(bFaces);
         int[] rows = Arrays.copyOf(rowIdentity, rowCount);
         int[][] excluded = new int[confirmedIds.size()][];
         excludedByIdentity.forEach((c, js) -> excluded[c] = js.stream().mapToInt(Integer::intValue).toArray());
-        NearestIdentities.Nearest nearest = NearestIdentities.find(a, rows, confirmedIds.size(), b, dims, excluded, DistanceTerms.await(engine));
+        NearestIdentities.Nearest nearest = NearestIdentities.find(a, rows, confirmedIds.size(), b, excluded, DistanceTerms.await(engine));
 
         // 4. Proposals, with the reported distances recomputed exactly.
         int[] start = new int[confirmedIds.size() + 1];
         for (int r = rows.length - 1; r >= 0; r--) start[rows[r]] = r;
         start[confirmedIds.size()] = rows.length;
-        List<Proposal> proposals = new ArrayList<>();
         double thresholdD2 = threshold * threshold;
-        for (int j = 0; j < bFaces.size(); j++) {
-            int best = nearest.best[j];
-            if (best < 0) continue;
+        double[] bestD = new double[bFaces.size()], secondD = new double[bFaces.size()];
+        // Each new face's two distances on its own: both cores share them.
+        java.util.stream.IntStream.range(0, bFaces.size()).parallel().forEach(j -> {
+            int best = nearest.best[j], second = nearest.second[j];
             // Surely at or beyond the threshold (the squared distance is known within nearest.bound): no proposal.
-            if (nearest.bestD2[j] - nearest.bound > thresholdD2) continue;
-            double d = FaceDistances.exactMin(a, start[best], end(rows, start, best), b, j, dims);
+            if (best < 0 || nearest.bestD2[j] - nearest.bound > thresholdD2) {
+                bestD[j] = Double.POSITIVE_INFINITY;
+                return;
+            }
+            bestD[j] = FaceDistances.exactMin(a, start[best], end(rows, start, best), b[j]);
+            secondD[j] = second < 0 ? Double.POSITIVE_INFINITY : FaceDistances.exactMin(a, start[second], end(rows, start, second), b[j]);
+        });
+        List<Proposal> proposals = new ArrayList<>();
+        for (int j = 0; j < bFaces.size(); j++) {
+            int best = nearest.best[j], second = nearest.second[j];
+            double d = bestD[j];
             if (!(d < threshold)) continue;
-            int second = nearest.second[j];
-            double d2 = second < 0 ? Double.POSITIVE_INFINITY : FaceDistances.exactMin(a, start[second], end(rows, start, second), b, j, dims);
+            double d2 = secondD[j];
             double margin = (d == 0 || Double.isInfinite(d2)) ? Double.POSITIVE_INFINITY : (d2 - d) / d;
             boolean ambiguous = margin < 0.15 && d2 < threshold;
             JsonNode source = ids.path(bSource.get(j));
@@ -289,9 +295,10 @@ public final class Matcher {
         return models.iterator().next();
     }
 
-    static float[] matrix(List<EmbeddingStore.Face> faces, int dims) {
-        float[] m = new float[faces.size() * dims];
-        for (int i = 0; i < faces.size(); i++) System.arraycopy(faces.get(i).mu(), 0, m, i * dims, dims);
+    /** The faces' vectors: the store's own arrays (checkOneModel made sure they are all of one length). */
+    private static float[][] vectors(List<EmbeddingStore.Face> faces) {
+        float[][] m = new float[faces.size()][];
+        for (int i = 0; i < faces.size(); i++) m[i] = faces.get(i).mu();
         return m;
     }
 

@@ -40,14 +40,16 @@ public final class NearestIdentities {
     }
 
     /**
-     * a: archive faces, rows grouped by identity (rowIdentity: non-decreasing runs, 0 ≤ id &lt; identities);
-     * b: new faces; both row-major with {@code dims} columns. excluded[c] lists the new faces that may not
-     * be matched to identity c (or is null).
+     * a: archive faces, one vector each, grouped by identity (rowIdentity: non-decreasing runs, 0 ≤ id &lt;
+     * identities); b: new faces; all of one length. The vectors are the store's own arrays, never copied
+     * here (tens of megabytes at archive scale). excluded[c] lists the new faces that may not be matched
+     * to identity c (or is null).
      */
-    public static Nearest find(float[] a, int[] rowIdentity, int identities, float[] b, int dims, int[][] excluded, DistanceTerms.Engine engine) {
-        int na = rowIdentity.length, nb = b.length / dims;
+    public static Nearest find(float[][] a, int[] rowIdentity, int identities, float[][] b, int[][] excluded, DistanceTerms.Engine engine) {
+        int na = rowIdentity.length, nb = b.length;
         if (na == 0 || nb == 0) return new Nearest(nb, 0f);
-        float[] normA = squaredNorms(a, dims), normB = squaredNorms(b, dims);
+        int dims = a[0].length;
+        float[] normA = squaredNorms(a), normB = squaredNorms(b);
         int[] start = new int[identities + 1];
         Arrays.fill(start, -1);
         for (int i = na - 1; i >= 0; i--) start[rowIdentity[i]] = i;
@@ -75,7 +77,7 @@ public final class NearestIdentities {
                         approxMinima(row, start, identities, approx);
                         n = candidatesAmongAll(approx, identities, skip, slack, candidates);
                     }
-                    choose(j, a, b, dims, normA, normB[j], start, candidates, n, out);
+                    choose(j, a, b[j], normA, normB[j], start, candidates, n, out);
                     for (int c : excludedFor[j]) skip[c] = false;
                 }
             }
@@ -151,11 +153,11 @@ public final class NearestIdentities {
     }
 
     /** The exact choice for new face j among the candidates (in identity order: on a tie the earlier identity wins). */
-    private static void choose(int j, float[] a, float[] b, int dims, float[] normA, float nbj, int[] start, int[] candidates, int n, Nearest out) {
+    private static void choose(int j, float[][] a, float[] bj, float[] normA, float nbj, int[] start, int[] candidates, int n, Nearest out) {
         for (int q = 0; q < n; q++) {
             int c = candidates[q];
             if (start[c] == start[c + 1]) continue;
-            float v = exactMin(a, b, j, dims, normA, nbj, start[c], start[c + 1]);
+            float v = exactMin(a, bj, normA, nbj, start[c], start[c + 1]);
             if (v < out.bestD2[j]) {
                 out.secondD2[j] = out.bestD2[j];
                 out.second[j] = out.best[j];
@@ -169,13 +171,12 @@ public final class NearestIdentities {
     }
 
     /** The exact squared distance of new face j to rows [from, to): each dot product summed in order, in float. */
-    private static float exactMin(float[] a, float[] b, int j, int dims, float[] normA, float nbj, int from, int to) {
+    private static float exactMin(float[][] a, float[] bj, float[] normA, float nbj, int from, int to) {
         float m = Float.POSITIVE_INFINITY;
-        int bo = j * dims;
         for (int i = from; i < to; i++) {
-            int ao = i * dims;
+            float[] ai = a[i];
             float dot = 0f;
-            for (int k = 0; k < dims; k++) dot += a[ao + k] * b[bo + k];
+            for (int k = 0; k < bj.length; k++) dot += ai[k] * bj[k];
             m = Math.min(m, normA[i] + nbj - 2f * dot);
         }
         return m;
@@ -200,14 +201,14 @@ public final class NearestIdentities {
     }
 
     /** |v|² of each row, summed in double. */
-    static float[] squaredNorms(float[] m, int dims) {
-        int n = m.length / dims;
-        float[] out = new float[n];
-        for (int i = 0; i < n; i++) {
+    static float[] squaredNorms(float[][] rows) {
+        float[] out = new float[rows.length];
+        // Tens of thousands of rows at archive scale, while the other core has nothing to do: both share them.
+        java.util.stream.IntStream.range(0, rows.length).parallel().forEach(i -> {
             double s = 0;
-            for (int k = 0; k < dims; k++) s += (double) m[i * dims + k] * m[i * dims + k];
+            for (float x : rows[i]) s += (double) x * x;
             out[i] = (float) s;
-        }
+        });
         return out;
     }
 

@@ -131,9 +131,17 @@ public final class ReviewPage {
     /** Up to PERSON_FACES of the person's faces, anchors first, preferring those whose crop is on disk. */
     static List<String> personFaces(JsonNode person, Path cropsDir) {
         List<String> all = Identities.faceIds(person), withCrop = new ArrayList<>();
-        for (String f : all) if (withCrop.size() < PERSON_FACES && Files.isRegularFile(cropFile(cropsDir, f))) withCrop.add(f);
+        for (String f : all) if (withCrop.size() < PERSON_FACES && isFile(cropFile(cropsDir, f))) withCrop.add(f);
         if (!withCrop.isEmpty()) return withCrop;
         return all.isEmpty() ? List.of() : List.of(all.get(0));
+    }
+
+    /**
+     * Whether a regular file is there. (java.io's answer is a plain yes or no: the NIO call answers a
+     * missing file with an exception, tens of microseconds each, and a page may ask thousands of times.)
+     */
+    private static boolean isFile(Path p) {
+        return p.toFile().isFile();
     }
 
     static Path cropFile(Path cropsDir, String faceId) {
@@ -155,7 +163,7 @@ public final class ReviewPage {
         String crop(String faceId, String cls) {
             String uri = cache.computeIfAbsent("crop:" + faceId, k -> {
                 Path f = cropFile(in.cropsDir(), faceId);
-                if (!Files.isRegularFile(f)) return null;
+                if (!isFile(f)) return null;
                 return jpegUri(f, CROP_SIDE);
             });
             if (uri == null) return placeholder("no crop", cls, "crop " + faceId + ".jpg is not on this computer", cache);
@@ -201,7 +209,7 @@ public final class ReviewPage {
 
     /** Null when the photo is missing or unreadable: the page shows a placeholder instead. */
     static Thumb thumbnail(Path file) {
-        if (!Files.isRegularFile(file)) return null;
+        if (!isFile(file)) return null;
         try {
             Photos.Image img = Photos.decode(file).image();
             return new Thumb(jpegUri(img, THUMB_SIDE), img.width, img.height);

@@ -1,3 +1,7 @@
+// Every script compiles StepMain, and JBang applies this line to the whole script. String joins (a + b)
+// compiled as StringBuilder calls instead of invokedynamic: each distinct join otherwise makes the JVM
+// generate classes at run time, which no class-data archive keeps (over a hundred in a matching run).
+//JAVAC_OPTIONS -XDstringConcat=inline
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;

@@ -220,8 +220,8 @@ class ClusterTest {
         int[] rows = rowId.stream().mapToInt(Integer::intValue).toArray();
         try (DistanceTerms.Engine onnx = DistanceTerms.await(DistanceTerms.loadInBackground())) {
             assertTrue(onnx.onnxRuntime(), "ONNX Runtime loads here: " + onnx.fallbackReason);
-            NearestIdentities.Nearest got = NearestIdentities.find(a, rows, identities, b, dims, excluded, onnx);
-            assertSameChoice(NearestIdentities.find(a, rows, identities, b, dims, excluded, DistanceTerms.javaLoops()), got);
+            NearestIdentities.Nearest got = NearestIdentities.find(vectors(a, dims), rows, identities, vectors(b, dims), excluded, onnx);
+            assertSameChoice(NearestIdentities.find(vectors(a, dims), rows, identities, vectors(b, dims), excluded, DistanceTerms.javaLoops()), got);
             for (int j = 0; j < nb; j++) {
                 double best = Double.POSITIVE_INFINITY, second = Double.POSITIVE_INFINITY;
                 int bestC = -1;
@@ -268,8 +268,8 @@ class ClusterTest {
         int[][] excluded = new int[identities][];
         try (DistanceTerms.Engine onnx = DistanceTerms.await(DistanceTerms.loadInBackground())) {
             assertTrue(onnx.onnxRuntime(), "ONNX Runtime loads here: " + onnx.fallbackReason);
-            NearestIdentities.Nearest viaOnnx = NearestIdentities.find(a, rows, identities, b, dims, excluded, onnx);
-            NearestIdentities.Nearest viaJava = NearestIdentities.find(a, rows, identities, b, dims, excluded, DistanceTerms.javaLoops());
+            NearestIdentities.Nearest viaOnnx = NearestIdentities.find(vectors(a, dims), rows, identities, vectors(b, dims), excluded, onnx);
+            NearestIdentities.Nearest viaJava = NearestIdentities.find(vectors(a, dims), rows, identities, vectors(b, dims), excluded, DistanceTerms.javaLoops());
             assertSameChoice(viaJava, viaOnnx);
             for (int j = 0; j < nb; j++) {
                 int c = j % base;
@@ -308,14 +308,21 @@ class ClusterTest {
         excluded[0] = new int[] {3};   // face 3 may not go to the big identity: its choice is among the others
         try (DistanceTerms.Engine onnx = DistanceTerms.await(DistanceTerms.loadInBackground())) {
             assertTrue(onnx.onnxRuntime(), "ONNX Runtime loads here: " + onnx.fallbackReason);
-            NearestIdentities.Nearest viaOnnx = NearestIdentities.find(a, rows, others + 1, b, dims, excluded, onnx);
-            assertSameChoice(NearestIdentities.find(a, rows, others + 1, b, dims, excluded, DistanceTerms.javaLoops()), viaOnnx);
+            NearestIdentities.Nearest viaOnnx = NearestIdentities.find(vectors(a, dims), rows, others + 1, vectors(b, dims), excluded, onnx);
+            assertSameChoice(NearestIdentities.find(vectors(a, dims), rows, others + 1, vectors(b, dims), excluded, DistanceTerms.javaLoops()), viaOnnx);
             for (int j = 0; j < nb; j++) {
                 if (j == 3) assertNotEquals(0, viaOnnx.best[j], "an excluded identity is never chosen");
                 else assertEquals(0, viaOnnx.best[j], "new face " + j + " is nearest the big identity");
                 assertTrue(viaOnnx.second[j] > 0, "and has a second identity: new face " + j);
             }
         }
+    }
+
+    /** Rows of a flat row-major matrix, as the store keeps its vectors. */
+    private static float[][] vectors(float[] flat, int dims) {
+        float[][] rows = new float[flat.length / dims][];
+        for (int i = 0; i < rows.length; i++) rows[i] = java.util.Arrays.copyOfRange(flat, i * dims, (i + 1) * dims);
+        return rows;
     }
 
     private static void assertSameChoice(NearestIdentities.Nearest want, NearestIdentities.Nearest got) {
