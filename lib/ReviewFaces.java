@@ -3,14 +3,12 @@ import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import javax.imageio.ImageIO;
 
 /**
  * Where a face's pictures are on this computer, for the review: its crop
@@ -116,10 +114,8 @@ public final class ReviewFaces {
                         (int) Math.round((box[2] - box[0]) * s), (int) Math.round((box[3] - box[1]) * s));
                 g.dispose();
             }
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            ImageIO.write(out, "jpg", bytes);
-            return bytes.toByteArray();
-        } catch (RuntimeException | IOException e) {
+            return Photos.encodeJpeg(out, 0.75f);   // ImageIO's default quality
+        } catch (RuntimeException e) {
             return new byte[0];
         }
     }

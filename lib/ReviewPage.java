@@ -4,15 +4,17 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The visual review of step 4: one self-contained HTML file, {@code data/review/<run>.html},
@@ -94,13 +96,28 @@ public final class ReviewPage {
         Map<String, List<Matcher.Proposal>> byPerson = new LinkedHashMap<>();
         for (Matcher.Proposal p : in.proposals()) byPerson.computeIfAbsent(p.targetIdentityId(), k -> new ArrayList<>()).add(p);
         JsonNode ids = in.identities().path("identities");
+        // The images first, on every core: thousands of crops and photos are each decoded, shrunk and
+        // encoded again, independently of one another. The page is then written out in order.
+        Map<String, List<String>> known = new HashMap<>();
+        Set<String> crops = new LinkedHashSet<>();
+        Set<Path> photos = new LinkedHashSet<>();
+        for (var e : byPerson.entrySet()) {
+            List<String> faces = personFaces(ids.path(e.getKey()), in.cropsDir());
+            known.put(e.getKey(), faces);
+            crops.addAll(faces);
+            for (Matcher.Proposal p : e.getValue()) {
+                crops.add(p.faceId());
+                Path photo = images.photoFile(p.faceId());
+                if (photo != null) photos.add(photo);
+            }
+        }
+        images.prepare(crops, photos);
         for (var e : byPerson.entrySet()) {
             List<Matcher.Proposal> list = e.getValue();
-            JsonNode person = ids.path(e.getKey());
             h.append("<section class=\"person\">\n<h2>").append(esc(list.get(0).targetIdentityName()))
                     .append(" <span class=\"count\">").append(list.size()).append(list.size() == 1 ? " new face" : " new faces")
                     .append("</span></h2>\n<div class=\"known\"><span class=\"label\">Known faces</span>");
-            for (String fid : personFaces(person, in.cropsDir())) h.append(images.crop(fid, "known"));
+            for (String fid : known.get(e.getKey())) h.append(images.crop(fid, "known"));
             h.append("</div>\n");
             for (Matcher.Proposal p : list) {
                 h.append("<div class=\"proposal").append(p.ambiguous() ? " ambiguous" : "").append("\">\n");
@@ -151,8 +168,8 @@ public final class ReviewPage {
     /** Encodes each image once, however often the page shows it. */
     private static final class Images {
         final Input in;
-        final Map<String, String> cache = new HashMap<>();
-        final Map<Path, Thumb> thumbs = new HashMap<>();
+        final Map<String, String> cache = new java.util.concurrent.ConcurrentHashMap<>();
+        final Map<Path, Thumb> thumbs = new java.util.concurrent.ConcurrentHashMap<>();
         final Map<String, String> faceToPhoto;
 
         Images(Input in) {
@@ -160,12 +177,23 @@ public final class ReviewPage {
             this.faceToPhoto = Identities.faceToPhoto(in.photoIndex());
         }
 
-        String crop(String faceId, String cls) {
-            String uri = cache.computeIfAbsent("crop:" + faceId, k -> {
+        /** Makes the crops' and photos' images on every core, ahead of {@link #crop} and {@link #photo}. */
+        void prepare(Collection<String> faceIds, Collection<Path> photoFiles) {
+            new ArrayList<>(faceIds).parallelStream().forEach(this::cropUri);
+            new ArrayList<>(photoFiles).parallelStream().forEach(f -> thumbs.computeIfAbsent(f, ReviewPage::thumbnail));
+        }
+
+        /** The crop as a data: URI, made once; null when it is not on this computer or unreadable. */
+        String cropUri(String faceId) {
+            return cache.computeIfAbsent("crop:" + faceId, k -> {
                 Path f = cropFile(in.cropsDir(), faceId);
                 if (!isFile(f)) return null;
                 return jpegUri(f, CROP_SIDE);
             });
+        }
+
+        String crop(String faceId, String cls) {
+            String uri = cropUri(faceId);
             if (uri == null) return placeholder("no crop", cls, "crop " + faceId + ".jpg is not on this computer", cache);
             return "<img class=\"" + cls + "\" src=\"" + uri + "\" alt=\"" + esc(faceId) + "\" title=\"" + esc(faceId) + "\">";
         }
