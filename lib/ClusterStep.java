@@ -46,12 +46,14 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
     static final class Read {
         final ObjectNode identities;
         final ObjectNode photoIndex;
+        final Map<String, String> faceToPhoto;
         final EmbeddingStore store;
         final MatchThresholds thresholds;
 
-        Read(ObjectNode identities, ObjectNode photoIndex, EmbeddingStore store, MatchThresholds thresholds) {
+        Read(ObjectNode identities, ObjectNode photoIndex, Map<String, String> faceToPhoto, EmbeddingStore store, MatchThresholds thresholds) {
             this.identities = identities;
             this.photoIndex = photoIndex;
+            this.faceToPhoto = faceToPhoto;
             this.store = store;
             this.thresholds = thresholds;
         }
@@ -231,17 +233,21 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         // loads segments.
         java.util.concurrent.FutureTask<EmbeddingStore> loading =
                 started("embedding-store", () -> EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT));
-        java.util.concurrent.FutureTask<ObjectNode> photoIndexLoading = started("photo-index", files::readPhotoIndex);
+        // With each face's photo, which matching and the review page both look up.
+        java.util.concurrent.FutureTask<PhotoIndex> photoIndexLoading = started("photo-index", () -> {
+            ObjectNode doc = files.readPhotoIndex();
+            return new PhotoIndex(doc, Identities.faceToPhoto(doc));
+        });
         ObjectNode identities;
         try {
             identities = files.readIdentities();
         } finally {
             settled(loading); // never leave it writing the converted copy behind a failure
         }
-        ObjectNode photoIndex = loaded(photoIndexLoading);
+        PhotoIndex photoIndex = loaded(photoIndexLoading);
         EmbeddingStore store = loaded(loading);
 
-        Matcher.Faces faces = Matcher.gather(identities, photoIndex, store);
+        Matcher.Faces faces = Matcher.gather(identities, photoIndex.faceToPhoto(), store);
         String model = faces.model();
         MatchThresholds t = MatchThresholds.forModel(model == null ? EmbeddingStore.LEGACY_MODEL : model, layout.models());
         List<String> warnings = new ArrayList<>();
@@ -266,7 +272,7 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         Map<String, Integer> byLabel = new TreeMap<>();
         for (Matcher.Proposal p : proposals) byLabel.merge(p.confidence(), 1, Integer::sum);
         Path reviewPage = layout.review().resolve(runName(layout.review()) + ".html");
-        Read read = new Read(identities, photoIndex, store, t);
+        Read read = new Read(identities, photoIndex.doc(), photoIndex.faceToPhoto(), store, t);
         // The reports' texts are made on threads of their own while the table prints (reading only: the
         // plan's proposals and documents, and the crops); writeReports writes them.
         List<Matcher.Proposal> listed = proposals;
@@ -278,6 +284,9 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                 found.proposals().size(), byLabel, promotions, warnings, now, layout.data().resolve("proposals.json"),
                 reviewPage, read, proposalsJson, pageHtml);
     }
+
+    /** photo_index.json as read, and its face_to_photo as a map. */
+    private record PhotoIndex(ObjectNode doc, Map<String, String> faceToPhoto) {}
 
     /** {@code work} started on a daemon thread of its own; {@link #loaded} gives its outcome. */
     private static <T> java.util.concurrent.FutureTask<T> started(String name, java.util.concurrent.Callable<T> work) {
@@ -343,7 +352,7 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                                               double threshold, List<Matcher.Proposal> proposals, List<Matcher.Promotion> promotions,
                                               Read a, KitContext ctx) {
         return new ReviewPage.Input(runOf(reviewPage), generatedAt, executed, applied, model, threshold, a.thresholds, proposals,
-                promotions, a.identities, a.photoIndex, a.store, ctx.layout().photos(), ctx.layout().crops());
+                promotions, a.identities, a.photoIndex, a.faceToPhoto, a.store, ctx.layout().photos(), ctx.layout().crops());
     }
 
     /** Applies ALL the plan's proposals and promotions: backup first, then one atomic write of identities.json. */

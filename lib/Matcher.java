@@ -79,9 +79,9 @@ public final class Matcher {
         /** The one embedding model of every face compared (and of unresolved faces too small to propose), or null. */
         final String model;
 
-        private Faces(ObjectNode identitiesDoc, ObjectNode photoIndex, EmbeddingStore store) {
+        private Faces(ObjectNode identitiesDoc, Map<String, String> faceToPhoto, EmbeddingStore store) {
             ids = identitiesDoc.path("identities");
-            faceToPhoto = Identities.faceToPhoto(photoIndex);
+            this.faceToPhoto = faceToPhoto;
             List<EmbeddingStore.Face> tooSmall = new ArrayList<>();
             for (var e : iterable(ids)) {
                 JsonNode ident = e.getValue();
@@ -139,14 +139,14 @@ public final class Matcher {
      * Gathers the faces to compare. Refuses (KitException) when they come from different embedding
      * models, since their distances mean nothing.
      */
-    public static Faces gather(ObjectNode identitiesDoc, ObjectNode photoIndex, EmbeddingStore store) {
-        return new Faces(identitiesDoc, photoIndex, store);
+    public static Faces gather(ObjectNode identitiesDoc, Map<String, String> faceToPhoto, EmbeddingStore store) {
+        return new Faces(identitiesDoc, faceToPhoto, store);
     }
 
     /** {@link #findMatches(Faces, MatchThresholds, double, CompletableFuture)} of the archive's documents and store. */
     public static Result findMatches(ObjectNode identitiesDoc, ObjectNode photoIndex, EmbeddingStore store,
                                      MatchThresholds labels, double threshold, CompletableFuture<DistanceTerms.Engine> engine) {
-        return findMatches(gather(identitiesDoc, photoIndex, store), labels, threshold, engine);
+        return findMatches(gather(identitiesDoc, Identities.faceToPhoto(photoIndex), store), labels, threshold, engine);
     }
 
     /** Finds the proposals for the gathered faces, sorted by distance. */

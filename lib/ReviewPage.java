@@ -34,7 +34,8 @@ public final class ReviewPage {
     /** Everything the page shows. {@code identities} is the document as it was before any --execute. */
     public record Input(String run, String generatedAt, boolean executed, int applied, String model, double threshold,
                         MatchThresholds thresholds, List<Matcher.Proposal> proposals, List<Matcher.Promotion> promotions,
-                        ObjectNode identities, ObjectNode photoIndex, EmbeddingStore store, Path photosDir, Path cropsDir) {}
+                        ObjectNode identities, ObjectNode photoIndex, Map<String, String> faceToPhoto, EmbeddingStore store,
+                        Path photosDir, Path cropsDir) {}
 
     static final int CROP_SIDE = 112;
     static final int THUMB_SIDE = 360;
@@ -170,11 +171,9 @@ public final class ReviewPage {
         final Input in;
         final Map<String, String> cache = new java.util.concurrent.ConcurrentHashMap<>();
         final Map<Path, Thumb> thumbs = new java.util.concurrent.ConcurrentHashMap<>();
-        final Map<String, String> faceToPhoto;
 
         Images(Input in) {
             this.in = in;
-            this.faceToPhoto = Identities.faceToPhoto(in.photoIndex());
         }
 
         /** Makes the crops' and photos' images on every core, ahead of {@link #crop} and {@link #photo}. */
@@ -220,7 +219,7 @@ public final class ReviewPage {
         }
 
         Path photoFile(String faceId) {
-            String pid = faceToPhoto.get(faceId);
+            String pid = in.faceToPhoto().get(faceId);
             String path = pid == null ? null : in.photoIndex().path("photos").path(pid).path("path").asText(null);
             if (path == null) {
                 EmbeddingStore.Face f = in.store().get(faceId);
