@@ -2,7 +2,6 @@
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -193,7 +192,7 @@ public final class ReviewPage {
 
         String crop(String faceId, String cls) {
             String uri = cropUri(faceId);
-            if (uri == null) return placeholder("no crop", cls, "crop " + faceId + ".jpg is not on this computer", cache);
+            if (uri == null) return placeholder("no crop", cls, "crop " + faceId + ".jpg is not on this computer");
             return "<img class=\"" + cls + "\" src=\"" + uri + "\" alt=\"" + esc(faceId) + "\" title=\"" + esc(faceId) + "\">";
         }
 
@@ -201,7 +200,7 @@ public final class ReviewPage {
         String photo(String faceId) {
             Path file = photoFile(faceId);
             Thumb t = file == null ? null : thumbs.computeIfAbsent(file, ReviewPage::thumbnail);
-            if (t == null) return placeholder("no photo", "thumb", "the photo of " + faceId + " is not on this computer", cache);
+            if (t == null) return placeholder("no photo", "thumb", "the photo of " + faceId + " is not on this computer");
             StringBuilder h = new StringBuilder("<div class=\"thumbwrap\"><img class=\"thumb\" src=\"").append(t.uri())
                     .append("\" alt=\"").append(esc(file.getFileName().toString())).append("\">");
             EmbeddingStore.Face f = in.store().get(faceId);
@@ -264,17 +263,12 @@ public final class ReviewPage {
         return Math.max(0, Math.min(100, 100.0 * v / size));
     }
 
-    /** A grey box saying what is missing: an image that always loads. */
-    /** A grey box saying {@code text}; its image is made once per page (cache) for each text and size. */
-    static String placeholder(String text, String cls, String title, Map<String, String> cache) {
-        int side = cls.equals("thumb") ? 160 : CROP_SIDE;
-        String uri = cache.computeIfAbsent("placeholder:" + side + ":" + text, k -> {
-            String svg = "<svg xmlns='http://www.w3.org/2000/svg' width='" + side + "' height='" + side + "'>"
-                    + "<rect width='100%' height='100%' fill='#e4e4e4' stroke='#aaa' stroke-dasharray='4'/>"
-                    + "<text x='50%' y='50%' font-family='sans-serif' font-size='13' fill='#666' text-anchor='middle'>" + text + "</text></svg>";
-            return "data:image/svg+xml;charset=utf-8," + URLEncoder.encode(svg, StandardCharsets.UTF_8).replace("+", "%20");
-        });
-        return "<img class=\"" + cls + " placeholder\" src=\"" + uri + "\" alt=\"" + esc(text) + "\" title=\"" + esc(title) + "\">";
+    /**
+     * A grey box saying what is missing, drawn by the page's style as the review app draws it (one
+     * element, not a picture: a page of an archive whose crops are elsewhere is mostly these).
+     */
+    static String placeholder(String text, String cls, String title) {
+        return "<div class=\"" + cls + " placeholder\" title=\"" + esc(title) + "\">" + esc(text) + "</div>";
     }
 
     static String fmt(double v, int places) {
@@ -346,9 +340,13 @@ public final class ReviewPage {
             figure.face { width: 130px; flex: none; }
             figure.face code { word-break: break-all; }
             figure.photo { width: 360px; flex: none; }
-            img.new, img.known { width: 112px; height: 112px; object-fit: cover; border-radius: 4px; }
-            img.new { outline: 3px solid #3c7be0; }
+            img.new, img.known, div.new, div.known { width: 112px; height: 112px; object-fit: cover; border-radius: 4px; flex: none; }
+            img.new, div.new { outline: 3px solid #3c7be0; }
             img.thumb { max-width: 360px; max-height: 360px; border-radius: 4px; display: block; }
+            div.thumb { width: 160px; height: 160px; border-radius: 4px; }
+            .placeholder { display: flex; align-items: center; justify-content: center; background: #e4e4e4; border: 1px dashed #aaa;
+                           color: #666; font-size: .8em; box-sizing: border-box; }
+            figure .placeholder { margin: 0 auto; }
             .thumbwrap { position: relative; display: inline-block; }
             .thumbwrap .box { position: absolute; border: 2px solid #ffd400; box-shadow: 0 0 0 1px #000; box-sizing: border-box; }
             .facts div { margin: .2em 0; }
