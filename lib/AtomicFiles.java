@@ -99,6 +99,24 @@ public final class AtomicFiles {
     }
 
     /** Streams {@code in} to {@code target} atomically; returns the number of bytes written. */
+    /**
+     * The same all-or-nothing write without waiting for the disk, for copies the kit can always make
+     * again (the review page's thumbnails): thousands of them, where a flush each would cost more than
+     * making them. After a power cut such a file may be empty or cut short: its readers check it.
+     */
+    public static void writeDerived(Path target, byte[] bytes) throws IOException {
+        Path tmp = tempFor(target);
+        try {
+            ensureFolder(parentOf(target));
+            Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw explain(e, target);
+        } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
     public static long write(Path target, InputStream in) throws IOException {
         Path dir = parentOf(target);
         Path tmp = tempFor(target);

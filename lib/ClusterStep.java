@@ -352,7 +352,8 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                                               double threshold, List<Matcher.Proposal> proposals, List<Matcher.Promotion> promotions,
                                               Read a, KitContext ctx) {
         return new ReviewPage.Input(runOf(reviewPage), generatedAt, executed, applied, model, threshold, a.thresholds, proposals,
-                promotions, a.identities, a.photoIndex, a.faceToPhoto, a.store, ctx.layout().photos(), ctx.layout().crops());
+                promotions, a.identities, a.photoIndex, a.faceToPhoto, a.store, ctx.layout().photos(), ctx.layout().crops(),
+                ctx.layout().thumbnails());
     }
 
     /** Applies ALL the plan's proposals and promotions: backup first, then one atomic write of identities.json. */

@@ -34,7 +34,7 @@ public final class ReviewPage {
     public record Input(String run, String generatedAt, boolean executed, int applied, String model, double threshold,
                         MatchThresholds thresholds, List<Matcher.Proposal> proposals, List<Matcher.Promotion> promotions,
                         ObjectNode identities, ObjectNode photoIndex, Map<String, String> faceToPhoto, EmbeddingStore store,
-                        Path photosDir, Path cropsDir) {}
+                        Path photosDir, Path cropsDir, Path thumbnailsFile) {}
 
     static final int CROP_SIDE = 112;
     static final int THUMB_SIDE = 360;
@@ -96,8 +96,9 @@ public final class ReviewPage {
         Map<String, List<Matcher.Proposal>> byPerson = new LinkedHashMap<>();
         for (Matcher.Proposal p : in.proposals()) byPerson.computeIfAbsent(p.targetIdentityId(), k -> new ArrayList<>()).add(p);
         JsonNode ids = in.identities().path("identities");
-        // The images first, on every core: thousands of crops and photos are each decoded, shrunk and
-        // encoded again, independently of one another. The page is then written out in order.
+        // The images first, on every core: thousands of crops (taken from the copies kept by an earlier
+        // page when unchanged) and photos are each decoded, shrunk and encoded, independently of one
+        // another. The page is then written out in order.
         Map<String, List<String>> known = new HashMap<>();
         Set<String> crops = new LinkedHashSet<>();
         Set<Path> photos = new LinkedHashSet<>();
@@ -170,15 +171,18 @@ public final class ReviewPage {
         final Input in;
         final Map<String, String> cache = new java.util.concurrent.ConcurrentHashMap<>();
         final Map<Path, Thumb> thumbs = new java.util.concurrent.ConcurrentHashMap<>();
+        final ThumbnailCache kept;
 
         Images(Input in) {
             this.in = in;
+            this.kept = ThumbnailCache.open(in.thumbnailsFile());
         }
 
         /** Makes the crops' and photos' images on every core, ahead of {@link #crop} and {@link #photo}. */
         void prepare(Collection<String> faceIds, Collection<Path> photoFiles) {
             new ArrayList<>(faceIds).parallelStream().forEach(this::cropUri);
             new ArrayList<>(photoFiles).parallelStream().forEach(f -> thumbs.computeIfAbsent(f, ReviewPage::thumbnail));
+            kept.save();
         }
 
         /** The crop as a data: URI, made once; null when it is not on this computer or unreadable. */
@@ -186,7 +190,8 @@ public final class ReviewPage {
             return cache.computeIfAbsent("crop:" + faceId, k -> {
                 Path f = cropFile(in.cropsDir(), faceId);
                 if (!isFile(f)) return null;
-                return jpegUri(f, CROP_SIDE);
+                byte[] jpeg = kept.shrunk(f, CROP_SIDE);
+                return jpeg == null ? null : jpegUri(jpeg);
             });
         }
 
@@ -244,19 +249,12 @@ public final class ReviewPage {
         }
     }
 
-    /** The image file shrunk to fit maxSide, as a JPEG data: URI; null when unreadable. */
-    static String jpegUri(Path file, int maxSide) {
-        try {
-            return jpegUri(Photos.decode(file).image(), maxSide);
-        } catch (RuntimeException e) {
-            return null; // shown as a placeholder: a review page never breaks on one bad file
-        }
+    static String jpegUri(Photos.Image img, int maxSide) {
+        return jpegUri(ThumbnailCache.shrunk(img, maxSide));
     }
 
-    static String jpegUri(Photos.Image img, int maxSide) {
-        double s = Math.min(1.0, (double) maxSide / Math.max(img.width, img.height));
-        int w = Math.max(1, (int) Math.round(img.width * s)), h = Math.max(1, (int) Math.round(img.height * s));
-        return "data:image/jpeg;base64," + Base64.getEncoder().encodeToString(Photos.encodeJpeg(Photos.resize(img, w, h), 0.82f));
+    static String jpegUri(byte[] jpeg) {
+        return "data:image/jpeg;base64," + Base64.getEncoder().encodeToString(jpeg);
     }
 
     private static double pct(double v, int size) {
