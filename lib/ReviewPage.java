@@ -181,7 +181,7 @@ public final class ReviewPage {
         /** Makes the crops' and photos' images on every core, ahead of {@link #crop} and {@link #photo}. */
         void prepare(Collection<String> faceIds, Collection<Path> photoFiles) {
             new ArrayList<>(faceIds).parallelStream().forEach(this::cropUri);
-            new ArrayList<>(photoFiles).parallelStream().forEach(f -> thumbs.computeIfAbsent(f, ReviewPage::thumbnail));
+            new ArrayList<>(photoFiles).parallelStream().forEach(f -> thumbs.computeIfAbsent(f, this::thumbnail));
             kept.save();
         }
 
@@ -190,8 +190,8 @@ public final class ReviewPage {
             return cache.computeIfAbsent("crop:" + faceId, k -> {
                 Path f = cropFile(in.cropsDir(), faceId);
                 if (!isFile(f)) return null;
-                byte[] jpeg = kept.shrunk(f, CROP_SIDE);
-                return jpeg == null ? null : jpegUri(jpeg);
+                ThumbnailCache.Copy copy = kept.shrunk(f, CROP_SIDE);
+                return copy == null ? null : jpegUri(copy.jpeg());
             });
         }
 
@@ -204,7 +204,7 @@ public final class ReviewPage {
         /** The photo's thumbnail (made once per photo) with the face framed by a box laid over it. */
         String photo(String faceId) {
             Path file = photoFile(faceId);
-            Thumb t = file == null ? null : thumbs.computeIfAbsent(file, ReviewPage::thumbnail);
+            Thumb t = file == null ? null : thumbs.computeIfAbsent(file, this::thumbnail);
             if (t == null) return placeholder("no photo", "thumb", "the photo of " + faceId + " is not on this computer");
             StringBuilder h = new StringBuilder("<div class=\"thumbwrap\"><img class=\"thumb\" src=\"").append(t.uri())
                     .append("\" alt=\"").append(esc(file.getFileName().toString())).append("\">");
@@ -215,6 +215,13 @@ public final class ReviewPage {
                         pct(b[0], t.width()), pct(b[1], t.height()), pct(b[2] - b[0], t.width()), pct(b[3] - b[1], t.height())));
             }
             return h.append("</div>").toString();
+        }
+
+        /** Null when the photo is missing or unreadable: the page shows a placeholder instead. */
+        Thumb thumbnail(Path file) {
+            if (!isFile(file)) return null;
+            ThumbnailCache.Copy copy = kept.shrunk(file, THUMB_SIDE);
+            return copy == null ? null : new Thumb(jpegUri(copy.jpeg()), copy.width(), copy.height());
         }
 
         String photoName(String faceId) {
@@ -237,21 +244,6 @@ public final class ReviewPage {
 
     /** A photo's thumbnail as a data: URI, with the size of the photo it shows (the boxes' frame). */
     record Thumb(String uri, int width, int height) {}
-
-    /** Null when the photo is missing or unreadable: the page shows a placeholder instead. */
-    static Thumb thumbnail(Path file) {
-        if (!isFile(file)) return null;
-        try {
-            Photos.Image img = Photos.decode(file).image();
-            return new Thumb(jpegUri(img, THUMB_SIDE), img.width, img.height);
-        } catch (RuntimeException e) {
-            return null;
-        }
-    }
-
-    static String jpegUri(Photos.Image img, int maxSide) {
-        return jpegUri(ThumbnailCache.shrunk(img, maxSide));
-    }
 
     static String jpegUri(byte[] jpeg) {
         return "data:image/jpeg;base64," + Base64.getEncoder().encodeToString(jpeg);

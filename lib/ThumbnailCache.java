@@ -9,9 +9,10 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Small JPEG copies of images for the review page (its face crops), made once and kept in one
- * file. A page shows thousands of crops; decoding, shrinking and encoding each took about 1.9 ms
- * of CPU, four seconds of a 17,500-face matching run. Kept copies are read in one go.
+ * Small JPEG copies of images for the review page (its face crops and photo thumbnails), made once
+ * and kept in one file. A page shows thousands of crops; decoding, shrinking and encoding each took
+ * about 1.9 ms of CPU, four seconds of a 17,500-face matching run, and each photo far more (a photo
+ * of a few megapixels takes tens of milliseconds to decode). Kept copies are read in one go.
  *
  * <p>A copy is found by the image's bytes ({@link #key}: their length and two checksums) and the
  * size it was shrunk to, so a crop that changes (a rescan rewrites them) never meets the copy of
@@ -25,13 +26,16 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ThumbnailCache {
     /** JPEG quality of the copies: crops at 112 px stay sharp, and the page small. */
     static final float QUALITY = 0.82f;
-    /** Older copies beyond this many bytes are dropped when the file is rewritten (about 10,000 crops). */
-    static final long MAX_BYTES = 32L << 20;
-    private static final byte[] MAGIC = "kit-thumbnails-1\n".getBytes(StandardCharsets.US_ASCII);
+    /** Older copies beyond this many bytes are dropped when the file is rewritten (about 20,000 crops). */
+    static final long MAX_BYTES = 64L << 20;
+    private static final byte[] MAGIC = "kit-thumbnails-2\n".getBytes(StandardCharsets.US_ASCII);
+
+    /** A kept copy: its JPEG bytes, and the width and height of the image it was made from (a photo's boxes are laid over it in those). */
+    public record Copy(byte[] jpeg, int width, int height) {}
 
     private final Path file;
-    private Map<String, byte[]> before;
-    private final Map<String, byte[]> shown = new ConcurrentHashMap<>();
+    private Map<String, Copy> before;
+    private final Map<String, Copy> shown = new ConcurrentHashMap<>();
     private volatile boolean madeAny;
 
     private ThumbnailCache(Path file) {
@@ -44,13 +48,13 @@ public final class ThumbnailCache {
     }
 
     /** The copies the file held, read once (a page without crops never reads it). */
-    private synchronized Map<String, byte[]> before() {
+    private synchronized Map<String, Copy> before() {
         if (before == null) before = file == null ? Map.of() : read(file);
         return before;
     }
 
-    /** The image file shrunk to fit {@code maxSide}, as JPEG bytes; null when it is missing or unreadable. */
-    public byte[] shrunk(Path image, int maxSide) {
+    /** The image file shrunk to fit {@code maxSide} (upright, as Photos.decode turns it); null when it is missing or unreadable. */
+    public Copy shrunk(Path image, int maxSide) {
         byte[] source;
         try {
             source = Files.readAllBytes(image);
@@ -58,11 +62,12 @@ public final class ThumbnailCache {
             return null;
         }
         String key = key(source) + "-" + maxSide;
-        byte[] copy = shown.get(key);
+        Copy copy = shown.get(key);
         if (copy == null) copy = before().get(key);
         if (copy == null) {
             try {
-                copy = shrunk(Photos.decode(source, image.getFileName().toString()).image(), maxSide);
+                Photos.Image img = Photos.decode(source, image.getFileName().toString()).image();
+                copy = new Copy(shrunk(img, maxSide), img.width, img.height);
             } catch (RuntimeException e) {
                 return null; // the page shows a placeholder: it never breaks on one bad file
             }
@@ -75,12 +80,12 @@ public final class ThumbnailCache {
     /** Keeps the copies for the next page, when this one made any. Never fails: a cache that cannot be written only costs time. */
     public void save() {
         if (file == null || !madeAny) return;
-        Map<String, byte[]> keep = new LinkedHashMap<>(shown);
+        Map<String, Copy> keep = new LinkedHashMap<>(shown);
         long size = 0;
-        for (byte[] b : keep.values()) size += b.length;
-        for (Map.Entry<String, byte[]> e : before().entrySet()) {
-            if (size + e.getValue().length > MAX_BYTES) break;
-            if (keep.putIfAbsent(e.getKey(), e.getValue()) == null) size += e.getValue().length;
+        for (Copy c : keep.values()) size += c.jpeg().length;
+        for (Map.Entry<String, Copy> e : before().entrySet()) {
+            if (size + e.getValue().jpeg().length > MAX_BYTES) break;
+            if (keep.putIfAbsent(e.getKey(), e.getValue()) == null) size += e.getValue().jpeg().length;
         }
         try {
             AtomicFiles.writeDerived(file, encode(keep));
@@ -116,10 +121,11 @@ public final class ThumbnailCache {
         return read(file).size();
     }
 
-    // The file: MAGIC, then per copy: key length (2 bytes), key (ASCII), copy length (4 bytes), copy.
+    // The file: MAGIC, then per copy: key length (2 bytes), key (ASCII), the image's width and height
+    // (4 bytes each), the copy's length (4 bytes), the copy.
 
-    private static Map<String, byte[]> read(Path file) {
-        Map<String, byte[]> copies = new LinkedHashMap<>();
+    private static Map<String, Copy> read(Path file) {
+        Map<String, Copy> copies = new LinkedHashMap<>();
         byte[] all;
         try {
             if (!Files.isRegularFile(file)) return copies;
@@ -131,27 +137,28 @@ public final class ThumbnailCache {
         ByteBuffer b = ByteBuffer.wrap(all, MAGIC.length, all.length - MAGIC.length);
         while (b.remaining() >= 2) {
             int keyLength = b.getShort() & 0xffff;
-            if (b.remaining() < keyLength + 4) break;
+            if (b.remaining() < keyLength + 12) break;
             byte[] key = new byte[keyLength];
             b.get(key);
-            int length = b.getInt();
-            if (length < 4 || length > b.remaining()) break;
-            byte[] copy = new byte[length];
-            b.get(copy);
-            if (!wholeJpeg(copy)) break;
-            copies.put(new String(key, StandardCharsets.US_ASCII), copy);
+            int width = b.getInt(), height = b.getInt(), length = b.getInt();
+            if (width < 1 || height < 1 || length < 4 || length > b.remaining()) break;
+            byte[] jpeg = new byte[length];
+            b.get(jpeg);
+            if (!wholeJpeg(jpeg)) break;
+            copies.put(new String(key, StandardCharsets.US_ASCII), new Copy(jpeg, width, height));
         }
         return copies;
     }
 
-    private static byte[] encode(Map<String, byte[]> copies) {
+    private static byte[] encode(Map<String, Copy> copies) {
         int size = MAGIC.length;
-        for (Map.Entry<String, byte[]> e : copies.entrySet()) size += 2 + e.getKey().length() + 4 + e.getValue().length;
+        for (Map.Entry<String, Copy> e : copies.entrySet()) size += 2 + e.getKey().length() + 12 + e.getValue().jpeg().length;
         ByteBuffer b = ByteBuffer.allocate(size);
         b.put(MAGIC);
-        for (Map.Entry<String, byte[]> e : copies.entrySet()) {
+        for (Map.Entry<String, Copy> e : copies.entrySet()) {
             byte[] key = e.getKey().getBytes(StandardCharsets.US_ASCII);
-            b.putShort((short) key.length).put(key).putInt(e.getValue().length).put(e.getValue());
+            Copy c = e.getValue();
+            b.putShort((short) key.length).put(key).putInt(c.width()).putInt(c.height()).putInt(c.jpeg().length).put(c.jpeg());
         }
         return b.array();
     }

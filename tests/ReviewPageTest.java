@@ -153,20 +153,21 @@ class ReviewPageTest {
     }
 
     /**
-     * A page's crops are shrunk once and kept (by their bytes) for the next page: a 17,500-face page
-     * spent four seconds making its 3,389 crops every time. A crop that changes gets a new copy; a
-     * file of copies cut short (a power cut) is read up to its last whole copy.
+     * A page's crops and photos are shrunk once and kept (by their bytes) for the next page: a
+     * 17,500-face page spent four seconds making its 3,389 crops every time. A crop that changes gets
+     * a new copy; a file of copies cut short (a power cut) is read up to its last whole copy; a photo's
+     * kept copy still frames its face where it was (the photo's own size is kept with it).
      */
     @Test
     void theNextPageTakesItsCropsFromTheKeptCopiesUnlessACropChanged(@TempDir Path dir) throws Exception {
         Path archive = archiveWithImages(dir, Set.of(), Set.of());
         Path kept = dir.resolve("kit/.kit/review-thumbnails.pack");
         String first = Files.readString(runStep(archive));
-        Set<String> cropUris = new LinkedHashSet<>();
-        var m = Pattern.compile("<img class=\"(?:new|known)\" src=\"([^\"]*)\"").matcher(first);
-        while (m.find()) cropUris.add(m.group(1));
-        assertFalse(cropUris.isEmpty());
-        assertEquals(cropUris.size(), ThumbnailCache.count(kept), "one kept copy per distinct crop shown");
+        Set<String> imageUris = new LinkedHashSet<>();
+        var m = Pattern.compile("<img class=\"(?:new|known|thumb)\" src=\"([^\"]*)\"").matcher(first);
+        while (m.find()) imageUris.add(m.group(1));
+        assertFalse(imageUris.isEmpty());
+        assertEquals(imageUris.size(), ThumbnailCache.count(kept), "one kept copy per distinct crop and photo shown");
 
         // The next page makes no copy: the file is not even rewritten, and the page is the same.
         Object fileKey = Files.readAttributes(kept, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
@@ -178,9 +179,9 @@ class ReviewPageTest {
         byte[] whole = Files.readAllBytes(kept);
         Files.write(kept, java.util.Arrays.copyOf(whole, whole.length / 2));
         int left = ThumbnailCache.count(kept);
-        assertTrue(left > 0 && left < cropUris.size(), left + " whole copies left of " + cropUris.size());
+        assertTrue(left > 0 && left < imageUris.size(), left + " whole copies left of " + imageUris.size());
         assertEquals(withoutRun(first), withoutRun(Files.readString(runStep(archive))));
-        assertEquals(cropUris.size(), ThumbnailCache.count(kept), "every copy kept again");
+        assertEquals(imageUris.size(), ThumbnailCache.count(kept), "every copy kept again");
 
         // A crop that changes is shrunk again: the page never shows a stale face.
         var shown = Pattern.compile("<img class=\"new\" src=\"[^\"]*\" alt=\"([^\"]*)\"").matcher(first);
@@ -195,7 +196,7 @@ class ReviewPageTest {
         String third = Files.readString(runStep(archive));
         String changed = ReviewPage.jpegUri(ThumbnailCache.shrunk(Photos.decode(crop).image(), ReviewPage.CROP_SIDE));
         assertTrue(third.contains(changed), "the changed crop's new copy is shown");
-        assertEquals(cropUris.size() + 1, ThumbnailCache.count(kept), "kept beside the old one");
+        assertEquals(imageUris.size() + 1, ThumbnailCache.count(kept), "kept beside the old one");
 
         // A kit folder that cannot be written only costs time: the same page.
         Files.delete(kept);
