@@ -262,34 +262,6 @@ class LauncherTest {
         assertTrue(fromJar < 30, fromJar + " picocli classes were still read from the jar");
     }
 
-    /**
-     * Linux gives the heap 2 MB pages on request ("madvise") only when the JVM asks: the cached
-     * launch asks then, and only then (elsewhere the flag is unknown, or makes the JVM warn on
-     * stdout).
-     */
-    @Test
-    void theHeapAsksForHugePagesOnlyWhereLinuxGivesThemOnRequest(@TempDir Path dir) throws Exception {
-        Path kit = scratchKit(dir);
-        Files.writeString(kit.resolve("steps/flags.java"), """
-                public class flags {
-                    public static void main(String[] a) {
-                        System.out.println(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-                    }
-                }
-                """);
-        Path thp = Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
-        boolean onRequest = Files.isReadable(thp) && Files.readString(thp).contains("[madvise]");
-        feed(kit, "", "steps/flags.java");
-        KitProcess.Result cached = feed(kit, "", "steps/flags.java");
-        assertLaunch("cached", cached);
-        assertEquals(0, cached.exitCode(), cached.all());
-        assertEquals(onRequest, cached.stdout().contains("-XX:+UseTransparentHugePages"), "huge pages on request here: " + onRequest + "\n" + cached.all());
-        assertEquals(1, cached.stdout().lines().count(), "nothing but the script's own line on stdout:\n" + cached.stdout());
-        KitProcess.Result off = KitProcess.runIn(kit, Map.of("KIT_LAUNCH_DEBUG", "1", "KIT_LAUNCH_THP", "0"), "", "steps/flags.java");
-        assertLaunch("cached", off);
-        assertFalse(off.stdout().contains("UseTransparentHugePages"), off.all());
-    }
-
     @Test
     void runsStartedTogetherAfterAChangeAllSucceed(@TempDir Path dir) throws Exception {
         Path kit = scratchKit(dir);
