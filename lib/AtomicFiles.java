@@ -98,11 +98,10 @@ public final class AtomicFiles {
         }
     }
 
-    /** Streams {@code in} to {@code target} atomically; returns the number of bytes written. */
     /**
-     * The same all-or-nothing write without waiting for the disk, for copies the kit can always make
-     * again (the review page's thumbnails): thousands of them, where a flush each would cost more than
-     * making them. After a power cut such a file may be empty or cut short: its readers check it.
+     * The same all-or-nothing write without waiting for the disk, for data the kit can always make
+     * again (the review page's kept thumbnails): no other process ever sees it half-written, but after
+     * a power cut it may be empty or cut short, so its readers check it.
      */
     public static void writeDerived(Path target, byte[] bytes) throws IOException {
         Path tmp = tempFor(target);
@@ -117,6 +116,7 @@ public final class AtomicFiles {
         }
     }
 
+    /** Streams {@code in} to {@code target} atomically; returns the number of bytes written. */
     public static long write(Path target, InputStream in) throws IOException {
         Path dir = parentOf(target);
         Path tmp = tempFor(target);

@@ -42,7 +42,7 @@ public record Layout(Path root, Path data, Path photos, Path crops, Path pending
     /** The kit's own caches (git-ignored). */
     public Path kitCache() { return root.resolve(".kit"); }
 
-    /** Review pages' small copies of crops, by content (ThumbnailCache): any archive's, always safe to delete. */
+    /** Review pages' small copies of crops and photos, by content (ThumbnailCache): any archive's, always safe to delete. */
     public Path thumbnails() { return kitCache().resolve("review-thumbnails.pack"); }
 
     private static Path abs(Path p) {
