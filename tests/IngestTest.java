@@ -270,6 +270,29 @@ class IngestTest {
         assertTrue(s2.get("kept_old").get(0).get("problem").asText().contains("missing"));
     }
 
+    /**
+     * ONNX Runtime 1.29 keeps a device id and a database of usage events under the user's cache
+     * folder (~/.cache/Microsoft/DeveloperTools/.onnxruntime) and tries to send them to Microsoft,
+     * on Linux too. An ingest through ./jbang must do neither: the cache folder stays empty.
+     */
+    @Test
+    void anIngestLeavesNoDeviceIdOrUsageEventsOfTheFaceModelsBehind(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
+        Path upload = dir.resolve("pending/job-t");
+        Files.createDirectories(upload);
+        Files.copy(EVAL.resolve("group-photos/bbt3.jpg"), upload.resolve("bbt3.jpg"));
+        Path cache = dir.resolve("cache");
+        Files.createDirectories(cache);
+        KitProcess.Result r = KitProcess.run(java.util.Map.of("XDG_CACHE_HOME", cache.toString()), null, "steps/ingest_inbox.java",
+                "--directory", upload.toString(), "--job-id", "job-t", "--data-dir", dir.resolve("data").toString(),
+                "--photos-dir", dir.resolve("raw_photos").toString(), "--crops-dir", dir.resolve("raw_photos/crops").toString());
+        assertEquals(0, r.exitCode(), r.all());
+        assertEquals(5, new ArchiveFiles(dir.resolve("data")).readPhotoIndex().get("face_to_photo").size(), "the face models did run");
+        try (var left = Files.walk(cache)) {
+            assertEquals(List.of(cache), left.toList(), "nothing written under XDG_CACHE_HOME");
+        }
+    }
+
     @Test
     void aCrashLeavesTheArchiveAsBeforeThePhotoInProgressAndARerunFinishesTheJob(@TempDir Path dir) throws Exception {
         Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
