@@ -217,19 +217,14 @@ public final class PhotoAnalysis {
         }
     }
 
-    /**
-     * Embeds the faces in reading order (face indices, hence face ids, follow that order). The
-     * faces of one photo are embedded side by side (15 ms each on one core): the last photo of a
-     * batch, or a batch of one, would otherwise leave the other cores idle.
-     */
+    /** Embeds the faces in reading order (face indices, hence face ids, follow that order). */
     static List<FaceEmbedder.Embedding> embedAll(FaceModels m, Photos.Image img, List<FaceDetector.Face> faces) {
         List<FaceDetector.Face> ordered = FaceDetector.readingOrder(faces);
         faces.clear();
         faces.addAll(ordered);
-        FaceEmbedder.Embedding[] out = new FaceEmbedder.Embedding[faces.size()];
-        java.util.stream.IntStream.range(0, out.length).parallel()
-                .forEach(i -> out[i] = m.embedder.embed(m.aligner.align(img, m.aligner.fivePoints(img, faces.get(i)))));
-        return List.of(out);
+        List<FaceEmbedder.Embedding> out = new ArrayList<>();
+        for (FaceDetector.Face f : faces) out.add(m.embedder.embed(m.aligner.align(img, m.aligner.fivePoints(img, f))));
+        return out;
     }
 
     static double totalQuality(List<FaceEmbedder.Embedding> es) {
