@@ -248,7 +248,14 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
                     missing.put(job, "its folder " + f.folder() + " is missing -> download it again (./jbang download)");
                 }
             }
-        } else {
+            if (!folders.isEmpty()) loading[0] = startLoading(layout);
+        }
+
+        // Both archive files and the store are read and checked before anything else (issue 11 item 5),
+        // and the store's faces must be of the active model, said before any other problem (ModelCheck).
+        PlannedArchive archive = PlannedArchive.read(layout);
+        ModelCheck.beforeWork(layout, archive.store, ctx.console(), ModelCheck.OnMismatch.REFUSE);
+        if (!options.fromLedger()) {
             for (UploadFolder f : options.folders()) {
                 if (!Files.isDirectory(f.folder())) {
                     throw new KitException("the folder to ingest does not exist: " + f.folder(),
@@ -257,11 +264,6 @@ public final class IngestStep implements Step<IngestStep.Plan, IngestStep.Result
                 folders.add(f);
             }
         }
-
-        if (loading[0] == null && !folders.isEmpty()) loading[0] = startLoading(layout);
-
-        // Both archive files and the store are read and checked before anything else (issue 11 item 5).
-        PlannedArchive archive = PlannedArchive.read(layout);
         ObjectNode identities = archive.identities;
         ObjectNode index = archive.index;
         EmbeddingStore store = archive.store;

@@ -79,7 +79,15 @@ public final class ModelCheck {
      * WARN prints it and returns. Returns the verdict either way.
      */
     public static Verdict beforeWork(Layout layout, Console console, OnMismatch onMismatch) {
-        Verdict v = of(layout);
+        return say(of(layout), console, onMismatch);
+    }
+
+    /** The same for a store already opened (the ingest's plan reads it anyway: not twice). */
+    public static Verdict beforeWork(Layout layout, EmbeddingStore store, Console console, OnMismatch onMismatch) {
+        return say(of(layout, store), console, onMismatch);
+    }
+
+    private static Verdict say(Verdict v, Console console, OnMismatch onMismatch) {
         if (!v.mismatch()) return v;
         if (onMismatch == OnMismatch.REFUSE) {
             throw new KitException(v.problem() + ". Nothing was started", v.fix());

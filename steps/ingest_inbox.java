@@ -83,7 +83,6 @@ public class ingest_inbox implements Callable<Integer> {
         if (minFace <= 0) throw new StepMain.UsageException("--min-face must be a positive number of pixels");
         if (maxMegapixels <= 0) throw new StepMain.UsageException("--max-megapixels must be a positive number");
         KitContext ctx = KitOptions.context(out, folders, dryRun.dryRun);
-        ModelCheck.beforeWork(ctx.layout(), ctx.console(), ModelCheck.OnMismatch.REFUSE);
         IngestStep.Options o = IngestStep.Options.downloadedJobs()
                 .withLabels(new UploadFolder.Labels(Optional.ofNullable(source), Optional.ofNullable(collection)))
                 .withMinFace(minFace).withMaxMegapixels(maxMegapixels);
