@@ -245,12 +245,18 @@ class IngestTest {
         }
     }
 
+    /** dir/pending/JOB holding the named photos of eval/group-photos (the test is skipped without ../shared/eval). */
+    static Path uploadOfGroupPhotos(Path dir, String job, String... photos) throws java.io.IOException {
+        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
+        Path upload = dir.resolve("pending/" + job);
+        Files.createDirectories(upload);
+        for (String n : photos) Files.copy(EVAL.resolve("group-photos/" + n), upload.resolve(n));
+        return upload;
+    }
+
     @Test
     void reembedKeepsFaceIdsAndGivesTheSameVectorsWithTheSameModel(@TempDir Path dir) throws Exception {
-        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
-        Path upload = dir.resolve("pending/r");
-        Files.createDirectories(upload);
-        Files.copy(EVAL.resolve("group-photos/bbt2.jpg"), upload.resolve("bbt2.jpg"));
+        Path upload = uploadOfGroupPhotos(dir, "r", "bbt2.jpg");
         ingest(dir, upload, "job-r", new TestConsole().console);
         java.util.List<EmbeddingStore.Face> before = EmbeddingStore.open(dir.resolve("data")).faces();
         ObjectNode s = reembed.run(TestContext.under(dir, new TestConsole().console), java.util.Optional.of(FaceModelsTest.models()));
@@ -277,10 +283,7 @@ class IngestTest {
      */
     @Test
     void anIngestLeavesNoDeviceIdOrUsageEventsOfTheFaceModelsBehind(@TempDir Path dir) throws Exception {
-        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
-        Path upload = dir.resolve("pending/job-t");
-        Files.createDirectories(upload);
-        Files.copy(EVAL.resolve("group-photos/bbt3.jpg"), upload.resolve("bbt3.jpg"));
+        Path upload = uploadOfGroupPhotos(dir, "job-t", "bbt3.jpg");
         Path cache = dir.resolve("cache");
         Files.createDirectories(cache);
         KitProcess.Result r = KitProcess.run(java.util.Map.of("XDG_CACHE_HOME", cache.toString()), null, "steps/ingest_inbox.java",
@@ -295,10 +298,7 @@ class IngestTest {
 
     @Test
     void aCrashLeavesTheArchiveAsBeforeThePhotoInProgressAndARerunFinishesTheJob(@TempDir Path dir) throws Exception {
-        Assumptions.assumeTrue(Files.isDirectory(EVAL), "../shared/eval is absent: this test needs its photos");
-        Path upload = dir.resolve("pending/job-c");
-        Files.createDirectories(upload);
-        for (String n : new String[] {"bbt2.jpg", "bbt3.jpg", "bbt4.jpg"}) Files.copy(EVAL.resolve("group-photos/" + n), upload.resolve(n));
+        Path upload = uploadOfGroupPhotos(dir, "job-c", "bbt2.jpg", "bbt3.jpg", "bbt4.jpg");
         String[] args = {"--directory", upload.toString(), "--job-id", "job-c", "--data-dir", dir.resolve("data").toString(),
                 "--photos-dir", dir.resolve("raw_photos").toString(), "--crops-dir", dir.resolve("raw_photos/crops").toString(), "--json"};
         // killed dead after the 2nd photo's crops and vectors, before its photo_index.json entry
