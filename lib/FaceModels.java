@@ -83,14 +83,16 @@ public final class FaceModels implements AutoCloseable {
     public static final class Loading implements AutoCloseable {
         private final java.util.concurrent.CompletableFuture<FaceModels> future;
         private final boolean owned;
+        private final Thread loader;   // the thread loading them (loadInBackground), else null
 
-        private Loading(java.util.concurrent.CompletableFuture<FaceModels> future, boolean owned) {
+        private Loading(java.util.concurrent.CompletableFuture<FaceModels> future, boolean owned, Thread loader) {
             this.future = future;
             this.owned = owned;
+            this.loader = loader;
         }
 
         public static Loading loaded(FaceModels models) {
-            return new Loading(java.util.concurrent.CompletableFuture.completedFuture(models), false);
+            return new Loading(java.util.concurrent.CompletableFuture.completedFuture(models), false, null);
         }
 
         public static Loading loadInBackground(Path modelsDir, int intraOpThreads) {
@@ -104,7 +106,7 @@ public final class FaceModels implements AutoCloseable {
             }, "face-models-load", BIG_STACK);
             t.setDaemon(true);   // close() waits for it; daemon only so a JVM exiting on an error is never held
             t.start();
-            return new Loading(f, true);
+            return new Loading(f, true, t);
         }
 
         /**
@@ -115,7 +117,7 @@ public final class FaceModels implements AutoCloseable {
             return new Loading(future.thenApply(m -> {
                 m.detector.minFace(px);
                 return m;
-            }), false);
+            }), false, null);
         }
 
         /** The models, once loaded; a failure to load them is thrown here (a KitException naming the file). */
@@ -141,6 +143,15 @@ public final class FaceModels implements AutoCloseable {
                     interrupted = true;   // the load cannot be stopped: wait for it, then close it
                 } catch (java.util.concurrent.ExecutionException e) {
                     break;                // nothing was loaded (the failure was, or will be, reported by get)
+                }
+            }
+            // The thread completes the future just before it ends: wait for the end too, so that none outlives the plan.
+            while (loader != null) {
+                try {
+                    loader.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
                 }
             }
             if (interrupted) Thread.currentThread().interrupt();
