@@ -455,11 +455,15 @@ public final class Photos {
         float bw = box[2] - box[0], bh = box[3] - box[1];
         int x1 = Math.round(box[0] - bw * (float) margin), y1 = Math.round(box[1] - bh * (float) margin);
         int x2 = Math.round(box[2] + bw * (float) margin), y2 = Math.round(box[3] + bh * (float) margin);
-        Image c = crop(img, x1, y1, x2, y2);
-        int side = Math.max(c.width, c.height);
-        if (side <= maxSide) return c;
+        return fitWithin(crop(img, x1, y1, x2, y2), maxSide);
+    }
+
+    /** {@code img} shrunk to at most {@code maxSide} pixels on its longer side, keeping its shape; never enlarged. */
+    public static Image fitWithin(Image img, int maxSide) {
+        int side = Math.max(img.width, img.height);
+        if (side <= maxSide) return img;
         double s = (double) maxSide / side;
-        return resize(c, Math.max(1, (int) Math.round(c.width * s)), Math.max(1, (int) Math.round(c.height * s)));
+        return resize(img, Math.max(1, (int) Math.round(img.width * s)), Math.max(1, (int) Math.round(img.height * s)));
     }
 
     public static BufferedImage toBufferedImage(Image img) {

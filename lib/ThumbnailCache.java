@@ -111,9 +111,7 @@ public final class ThumbnailCache {
 
     /** {@code img} shrunk to fit {@code maxSide} (never enlarged), as JPEG bytes. */
     public static byte[] shrunk(Photos.Image img, int maxSide) {
-        double s = Math.min(1.0, (double) maxSide / Math.max(img.width, img.height));
-        int w = Math.max(1, (int) Math.round(img.width * s)), h = Math.max(1, (int) Math.round(img.height * s));
-        return Photos.encodeJpeg(Photos.resize(img, w, h), QUALITY);
+        return Photos.encodeJpeg(Photos.fitWithin(img, maxSide), QUALITY);
     }
 
     /** How many copies {@code file} holds whole (tests, and to say what a page found). */
