@@ -15,7 +15,8 @@
  *   the same with another kit's launcher (--before DIR: e.g. a worktree of main), beside it;
  *   the OpenCV peer (bench/peer/opencv_ingest.py: the same three models through cv2.dnn, the
  *       scheme of spec/face-models.md, 2 threads, crops written) when python3 has cv2
- *       (Debian's python3-opencv), and the peer's figures from spec/face-models.md, labelled.
+ *       (Debian's python3-opencv), with its start-up alone (python3 importing cv2 and numpy) beside
+ *       it, and the peer's figures from spec/face-models.md, labelled.
  * With --in-jvm, the figures inside one warm JVM instead (labelled in-JVM):
  *   1. model load time;
  *   2. speed: photos/s and ms per face, end to end (decode, detect, align, embed), on
@@ -105,6 +106,10 @@ public class ingest implements Callable<Integer> {
                             Files.createDirectories(out);
                         });
                 commands.add(peer);
+                // The peer's start-up alone (Python, NumPy, OpenCV), timed beside it: what the spec's whole-process
+                // figure leaves for the work, on this machine today.
+                commands.add(new SideBySide.Command("peer start-up only (import cv2, numpy)",
+                        List.of(python.toString(), "-c", "import cv2, numpy"), root));
             }
             System.out.printf("Ingest of %s (%d photos), whole processes, %d rounds, %d cores%n", photos, list(photos).size(), rounds,
                     Runtime.getRuntime().availableProcessors());
