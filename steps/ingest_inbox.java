@@ -10,9 +10,9 @@
 //SOURCES ../lib/FaceModels.java ../lib/OnnxRuntimeLibraries.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceQuality.java
 //SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java
 //SOURCES ../lib/FaceGrouping.java ../lib/MatchThresholds.java ../lib/Identities.java
-//SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
+//SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/FaceSearchOptions.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
 //SOURCES ../lib/IngestStep.java ../lib/PlannedArchive.java ../lib/ArchiveSnapshot.java ../lib/ModelCheck.java
-//SOURCES ../lib/FaceDistances.java ../lib/CrashPoint.java
+//SOURCES ../lib/FaceDistances.java
 
 /*
  * Step 3 — ingest: finds, aligns and embeds the faces of every photo of the upload jobs, keeps
@@ -59,6 +59,7 @@ public class ingest_inbox implements Callable<Integer> {
     @Mixin KitOptions.Folders folders;
     @Mixin KitOptions.DryRun dryRun;
     @Mixin KitOptions.Output out;
+    @Mixin FaceSearchOptions search;
 
     @Option(names = "--directory", paramLabel = "DIR", description = "the photos to ingest (searched recursively); without --job-id each sub-folder is a job")
     Path directory;
@@ -68,10 +69,6 @@ public class ingest_inbox implements Callable<Integer> {
     String source;
     @Option(names = "--collection", paramLabel = "C", description = "collection of every photo (default: the job's _metadata.json)")
     String collection;
-    @Option(names = "--min-face", paramLabel = "PX", description = "smallest face looked for, in pixels (default ${DEFAULT-VALUE}; 20 = native pixels, slower)")
-    double minFace = FaceDetector.DEFAULT_MIN_FACE;
-    @Option(names = "--max-megapixels", paramLabel = "N", description = "refuse photos above N megapixels, read from the file's header (default ${DEFAULT-VALUE})")
-    double maxMegapixels = PhotoAnalysis.DEFAULT_MAX_MEGAPIXELS;
 
     public static void main(String... argv) {
         if (!StepMain.onlyHelp(argv)) PhotoAnalysis.warmUpInBackground();
@@ -80,12 +77,11 @@ public class ingest_inbox implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (minFace <= 0) throw new StepMain.UsageException("--min-face must be a positive number of pixels");
-        if (maxMegapixels <= 0) throw new StepMain.UsageException("--max-megapixels must be a positive number");
+        search.check();
         KitContext ctx = KitOptions.context(out, folders, dryRun.dryRun);
         IngestStep.Options o = IngestStep.Options.downloadedJobs()
                 .withLabels(new UploadFolder.Labels(Optional.ofNullable(source), Optional.ofNullable(collection)))
-                .withMinFace(minFace).withMaxMegapixels(maxMegapixels);
+                .withMinFace(search.minFace).withMaxMegapixels(search.maxMegapixels);
         List<UploadFolder> chosen = chosenFolders(ctx.layout());
         if (!chosen.isEmpty()) o = o.withFolders(chosen);
         return StepRunner.runScript(new IngestStep(o), ctx);

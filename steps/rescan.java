@@ -10,7 +10,7 @@
 //SOURCES ../lib/FaceModels.java ../lib/OnnxRuntimeLibraries.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceQuality.java
 //SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java
 //SOURCES ../lib/FaceGrouping.java ../lib/FaceDistances.java ../lib/MatchThresholds.java ../lib/Identities.java
-//SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
+//SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/FaceSearchOptions.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
 //SOURCES ../lib/StoreSettings.java ../lib/StoreErrors.java ../lib/Checksums.java ../lib/Md5Cache.java
 //SOURCES ../lib/UploadPlan.java ../lib/ObjectTransfer.java ../lib/SignedPut.java ../lib/ObjectStore.java ../lib/WideWriteConnection.java
 //SOURCES ../lib/RescanStep.java ../lib/PlannedArchive.java ../lib/ArchiveSnapshot.java ../lib/ModelCheck.java
@@ -63,15 +63,12 @@ public class rescan implements Callable<Integer> {
     @Mixin KitOptions.Folders folders;
     @Mixin KitOptions.DryRun dryRun;
     @Mixin KitOptions.Output out;
+    @Mixin FaceSearchOptions search;
 
     @Option(names = "--photo", paramLabel = "ID", description = "rescan this photo (id in photo_index.json, or file name); repeatable")
     List<String> photos = new ArrayList<>();
     @Option(names = "--since", paramLabel = "DATE", description = "rescan photos ingested at or after DATE (YYYY-MM-DD, local midnight, or an ISO date-time with offset)")
     String since;
-    @Option(names = "--min-face", paramLabel = "PX", description = "smallest face looked for, in pixels (default ${DEFAULT-VALUE})")
-    double minFace = FaceDetector.DEFAULT_MIN_FACE;
-    @Option(names = "--max-megapixels", paramLabel = "N", description = "refuse photos above N megapixels, read from the file's header (default ${DEFAULT-VALUE})")
-    double maxMegapixels = PhotoAnalysis.DEFAULT_MAX_MEGAPIXELS;
 
     public static void main(String... argv) {
         StepMain.exit(new rescan(), argv);
@@ -80,9 +77,8 @@ public class rescan implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!photos.isEmpty() && since != null) throw new StepMain.UsageException("--photo and --since do not go together: give one of them");
-        if (minFace <= 0) throw new StepMain.UsageException("--min-face must be a positive number of pixels");
-        if (maxMegapixels <= 0) throw new StepMain.UsageException("--max-megapixels must be a positive number");
-        RescanStep.Options o = RescanStep.Options.all().withMinFace(minFace).withMaxMegapixels(maxMegapixels);
+        search.check();
+        RescanStep.Options o = RescanStep.Options.all().withMinFace(search.minFace).withMaxMegapixels(search.maxMegapixels);
         if (!photos.isEmpty()) o = o.withPhotos(photos);
         if (since != null) o = o.withSince(parseDate(since));
         KitContext ctx = KitOptions.context(out, folders, dryRun.dryRun);

@@ -235,4 +235,18 @@ class IngestSafetyTest {
         assertEquals(faces, EmbeddingStore.open(data).size());
         assertEquals(faces, EmbeddingStoreTest.rowsOnDisk(data), "no face id has a second row on disk");
     }
+
+    @Test
+    void aFaceSearchThatCanFindNothingIsAUsageErrorOfIngestAndRescan(@TempDir Path dir) throws Exception {
+        Path empty = Files.createDirectories(dir.resolve("upload"));
+        for (String[] bad : List.of(new String[] {"--min-face", "NaN"}, new String[] {"--min-face", "Infinity"},
+                new String[] {"--min-face", "0"}, new String[] {"--max-megapixels", "NaN"}, new String[] {"--max-megapixels", "-1"})) {
+            String what = String.join(" ", bad);
+            assertEquals(StepMain.USAGE, StepMain.run(new ingest_inbox(), args(dir, empty, "job-u", bad)), "ingest " + what);
+            List<String> rescanArgs = new ArrayList<>(List.of("--data-dir", dir.resolve("data").toString(), "--dry-run"));
+            rescanArgs.addAll(List.of(bad));
+            assertEquals(StepMain.USAGE, StepMain.run(new rescan(), rescanArgs.toArray(String[]::new)), "rescan " + what);
+        }
+        assertFalse(Files.exists(dir.resolve("data")), "nothing was started");
+    }
 }
