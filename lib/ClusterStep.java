@@ -232,9 +232,9 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         // legacy-only archive gets its converted copy there (derived data, like the reports): the next run
         // loads segments.
         java.util.concurrent.FutureTask<EmbeddingStore> loading =
-                started("embedding-store", () -> EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT));
+                BackgroundWork.start("embedding-store", () -> EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT));
         // With each face's photo, which matching and the review page both look up.
-        java.util.concurrent.FutureTask<PhotoIndex> photoIndexLoading = started("photo-index", () -> {
+        java.util.concurrent.FutureTask<PhotoIndex> photoIndexLoading = BackgroundWork.start("photo-index", () -> {
             ObjectNode doc = files.readPhotoIndex();
             return new PhotoIndex(doc, Identities.faceToPhoto(doc));
         });
@@ -242,10 +242,10 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         try {
             identities = files.readIdentities();
         } finally {
-            settled(loading); // never leave it writing the converted copy behind a failure
+            BackgroundWork.settle(loading); // never leave it writing the converted copy behind a failure
         }
-        PhotoIndex photoIndex = loaded(photoIndexLoading);
-        EmbeddingStore store = loaded(loading);
+        PhotoIndex photoIndex = BackgroundWork.result(photoIndexLoading);
+        EmbeddingStore store = BackgroundWork.result(loading);
 
         Matcher.Faces faces = Matcher.gather(identities, photoIndex.faceToPhoto(), store);
         String model = faces.model();
@@ -276,9 +276,9 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         // The reports' texts are made on threads of their own while the table prints (reading only: the
         // plan's proposals and documents, and the crops); writeReports writes them.
         List<Matcher.Proposal> listed = proposals;
-        java.util.concurrent.FutureTask<String> proposalsJson = started("proposals-json", () -> JsonFiles.pretty(proposalsDocument(now, threshold, listed)));
+        java.util.concurrent.FutureTask<String> proposalsJson = BackgroundWork.start("proposals-json", () -> JsonFiles.pretty(proposalsDocument(now, threshold, listed)));
         ReviewPage.Input page = pageInput(reviewPage, now, false, 0, model, threshold, proposals, promotions, read, ctx);
-        java.util.concurrent.FutureTask<String> pageHtml = started("review-page", () -> ReviewPage.html(page));
+        java.util.concurrent.FutureTask<String> pageHtml = BackgroundWork.start("review-page", () -> ReviewPage.html(page));
         return new Plan(model, threshold, options.threshold().isEmpty(), found.confirmedIdentities(), found.confirmedFaces(),
                 found.unresolvedIdentities(), found.unresolvedFaces(), found.facesWithoutEmbedding(), proposals,
                 found.proposals().size(), byLabel, promotions, warnings, now, layout.data().resolve("proposals.json"),
@@ -288,46 +288,17 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
     /** photo_index.json as read, and its face_to_photo as a map. */
     private record PhotoIndex(ObjectNode doc, Map<String, String> faceToPhoto) {}
 
-    /** {@code work} started on a daemon thread of its own; {@link #loaded} gives its outcome. */
-    private static <T> java.util.concurrent.FutureTask<T> started(String name, java.util.concurrent.Callable<T> work) {
-        java.util.concurrent.FutureTask<T> task = new java.util.concurrent.FutureTask<>(work);
-        Thread t = new Thread(task, name);
-        t.setDaemon(true);
-        t.start();
-        return task;
-    }
-
-    /** Waits for a task whatever its outcome ({@link #loaded} reports its error). */
-    private static void settled(java.util.concurrent.Future<?> task) throws InterruptedException {
-        try {
-            task.get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            // reported where its result is taken
-        }
-    }
-
-    /** What a helper thread made (the store, the page), or its error as it was thrown. */
-    private static <T> T loaded(java.util.concurrent.Future<T> loading) throws Exception {
-        try {
-            return loading.get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof Exception x) throw x;
-            if (e.getCause() instanceof Error x) throw x;
-            throw e;
-        }
-    }
-
     /** data/proposals.json and the review page: the only files a dry run writes. */
     @Override
     public void writeReports(Plan plan, KitContext ctx) throws Exception {
         if (plan.archive() == null) return;
         try {
-            AtomicFiles.write(plan.proposalsFile(), loaded(plan.proposalsJson()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            AtomicFiles.write(plan.proposalsFile(), BackgroundWork.result(plan.proposalsJson()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new KitException("cannot write " + plan.proposalsFile() + ": " + e.getMessage(),
                     "check the free disk space and permissions; the previous proposals.json is unchanged", e);
         }
-        ReviewPage.write(plan.reviewPage(), loaded(plan.pageHtml()));
+        ReviewPage.write(plan.reviewPage(), BackgroundWork.result(plan.pageHtml()));
         Console c = ctx.console();
         c.info("");
         c.ok("wrote " + plan.proposalsFile() + " (" + plan.proposals().size() + " proposals)");
