@@ -96,6 +96,27 @@ class IngestSafetyTest {
         assertEquals(before, everyFile(dir), "no photo, crop, vector or photo_index.json entry was written");
     }
 
+    @Test
+    void withSeveralArchiveFilesBrokenTheProblemsAreSaidOneAtATimeIdentitiesFirst(@TempDir Path dir) throws Exception {
+        FaceModelsTest.assumeEval();
+        Path data = Files.createDirectories(dir.resolve("data/embeddings"));
+        Files.writeString(dir.resolve("data/identities.json"), "{\"identities\": ");
+        Files.writeString(dir.resolve("data/photo_index.json"), "{\"photos\": ");
+        Files.writeString(data.resolve("manifest.json"), "{\"segments\": ");
+        Path up = upload(dir, "job-b", "bbt2.jpg");
+        Map<String, String> before = everyFile(dir);
+        // Read side by side, said in the order they always were: identities.json, photo_index.json, the store.
+        for (String broken : List.of("identities.json", "photo_index.json", "embeddings/manifest.json")) {
+            KitProcess.Result r = KitProcess.run("steps/ingest_inbox.java", args(dir, up, "job-b"));
+            assertEquals(1, r.exitCode(), r.all());
+            assertTrue(r.stderr().contains(dir.resolve("data").resolve(broken) + " is not valid JSON"), broken + " is named: " + r.all());
+            assertEquals(before, everyFile(dir), "nothing was written");
+            Files.writeString(dir.resolve("data").resolve(broken), broken.startsWith("identities") ? "{\"identities\": {}}"
+                    : broken.startsWith("photo") ? "{\"photos\": {}}" : "{\"segments\": []}");
+            before = everyFile(dir);
+        }
+    }
+
     /**
      * A PNG of width x height black RGB pixels, a few hundred KB on disk whatever its size in
      * pixels (written row by row, never held in memory).
