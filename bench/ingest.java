@@ -121,7 +121,7 @@ public class ingest implements Callable<Integer> {
             System.out.println();
             SideBySide.printTable(s, peer);
             if (old != null) System.out.printf("%nthis kit / --before, per round: %s%n", SideBySide.pair(s, after, old));
-            if (peer == null) System.out.println("\n(the OpenCV peer was not run here: /usr/bin/python3 with cv2 needed, e.g. apt-get install python3-opencv)");
+            if (peer == null && !noPeer) System.out.println("\n(the OpenCV peer was not run here: /usr/bin/python3 with cv2 needed, e.g. apt-get install python3-opencv)");
             System.out.println("peer's figures from " + PEER_SPEC);
             return StepMain.OK;
         } finally {
