@@ -6,7 +6,7 @@
 //SOURCES ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java
 //SOURCES ../lib/Names.java ../lib/Timestamps.java
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/Backups.java
-//SOURCES ../lib/SyncClient.java ../lib/ArchiveMerge.java ../lib/ArchiveIntegrity.java ../lib/PushStep.java
+//SOURCES ../lib/SyncClient.java ../lib/ArchiveMerge.java ../lib/ArchiveIntegrity.java ../lib/PushStep.java ../lib/BackgroundWork.java
 
 /*
  * Step 6 — push: sends data/identities.json and data/photo_index.json to the site, merged

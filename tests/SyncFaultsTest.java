@@ -46,6 +46,38 @@ class SyncFaultsTest {
     }
 
     @Test
+    void pushFetchesProductionsTwoDocumentsSideBySideAndNamesIdentitiesFirstWhenBothFail() throws Exception {
+        // Each answer waits until both documents are asked for, at most 1.5 s (under the client's 2 s
+        // timeout, so no retry comes in): fetched in turn, the two are never in flight at once.
+        java.util.Set<String> inFlight = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        AtomicInteger most = new AtomicInteger();
+        java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(2);
+        java.util.function.Function<FaultySite.Request, FaultySite.Reply> together = r -> {
+            inFlight.add(r.path());
+            both.countDown();
+            try {
+                both.await(1500, java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            most.accumulateAndGet(inFlight.size(), Math::max);
+            inFlight.remove(r.path());
+            return r.path().endsWith("/identities") ? FaultySite.json("{\"identities\": {}}") : FaultySite.json("{\"photos\": {}}");
+        };
+        try (FaultySite site = new FaultySite(together)) {
+            PushStep.Production p = PushStep.fetchProduction(client(site));
+            assertEquals(0, p.identities().get("identities").size());
+            assertTrue(p.photoIndex().has("photos"));
+            assertEquals(2, most.get(), "both documents were being fetched at the same time");
+        }
+        // Both failing: said as when they were fetched in turn, identities.json's problem first.
+        try (FaultySite site = new FaultySite(r -> FaultySite.text(401, "Unauthorized"))) {
+            KitException e = assertThrows(KitException.class, () -> PushStep.fetchProduction(client(site)));
+            assertTrue(e.getMessage().contains("the identities API"), e.getMessage());
+        }
+    }
+
+    @Test
     void unauthorizedIsNotRetriedAndSaysWhichVariableToCheck() throws Exception {
         try (FaultySite site = new FaultySite(r -> FaultySite.text(401, "Unauthorized"))) {
             KitException e = assertThrows(KitException.class, () -> client(site).listStaged());
