@@ -10,7 +10,7 @@
 //SOURCES ../lib/FaceModels.java ../lib/OnnxRuntimeLibraries.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceQuality.java
 //SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java
 //SOURCES ../lib/FaceGrouping.java ../lib/FaceDistances.java ../lib/MatchThresholds.java ../lib/Identities.java
-//SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java ../lib/IngestStep.java ../lib/PlannedArchive.java ../lib/BackgroundWork.java ../lib/ArchiveSnapshot.java ../lib/ModelCheck.java
+//SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java ../lib/IngestStep.java ../lib/PlannedArchive.java ../lib/BackgroundWork.java ../lib/ArchiveRead.java ../lib/ArchiveSnapshot.java ../lib/ModelCheck.java
 //SOURCES ../tests/support/FaceMosaic.java ../tests/support/TrimmedArchive.java support/SideBySide.java
 
 /*

@@ -227,27 +227,14 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         }
         // ONNX Runtime (the matrix products) loads meanwhile too: a few tenths of a second, needed only at the end.
         java.util.concurrent.CompletableFuture<DistanceTerms.Engine> engine = DistanceTerms.loadInBackground();
-        // The store and photo_index.json load on threads of their own while this one parses identities.json:
-        // three parts of the reading, each a third to a half of the whole, shared out over the cores. A
-        // legacy-only archive gets its converted copy there (derived data, like the reports): the next run
-        // loads segments.
-        java.util.concurrent.FutureTask<EmbeddingStore> loading =
-                BackgroundWork.start("embedding-store", () -> EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT));
-        // With each face's photo, which matching and the review page both look up.
-        java.util.concurrent.FutureTask<PhotoIndex> photoIndexLoading = BackgroundWork.start("photo-index", () -> {
-            ObjectNode doc = files.readPhotoIndex();
-            return new PhotoIndex(doc, Identities.faceToPhoto(doc));
-        });
-        ObjectNode identities;
-        try {
-            identities = files.readIdentities();
-        } finally {
-            BackgroundWork.settle(loading); // never leave it writing the converted copy behind a failure
-        }
-        PhotoIndex photoIndex = BackgroundWork.result(photoIndexLoading);
-        EmbeddingStore store = BackgroundWork.result(loading);
-
-        Matcher.Faces faces = Matcher.gather(identities, photoIndex.faceToPhoto(), store);
+        // The three parts of the reading side by side (ArchiveRead). A legacy-only archive gets its converted
+        // copy there (derived data, like the reports): the next run loads segments.
+        ArchiveRead archiveRead = ArchiveRead.of(files, () -> EmbeddingStore.open(layout.data(), EmbeddingStore.Conversion.CONVERT));
+        ObjectNode identities = archiveRead.identities(), photoIndex = archiveRead.photoIndex();
+        EmbeddingStore store = archiveRead.store();
+        // Each face's photo, which matching and the review page both look up.
+        Map<String, String> faceToPhoto = Identities.faceToPhoto(photoIndex);
+        Matcher.Faces faces = Matcher.gather(identities, faceToPhoto, store);
         String model = faces.model();
         MatchThresholds t = MatchThresholds.forModel(model == null ? EmbeddingStore.LEGACY_MODEL : model, layout.models());
         List<String> warnings = new ArrayList<>();
@@ -272,7 +259,7 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
         Map<String, Integer> byLabel = new TreeMap<>();
         for (Matcher.Proposal p : proposals) byLabel.merge(p.confidence(), 1, Integer::sum);
         Path reviewPage = layout.review().resolve(runName(layout.review()) + ".html");
-        Read read = new Read(identities, photoIndex.doc(), photoIndex.faceToPhoto(), store, t);
+        Read read = new Read(identities, photoIndex, faceToPhoto, store, t);
         // The reports' texts are made on threads of their own while the table prints (reading only: the
         // plan's proposals and documents, and the crops); writeReports writes them.
         List<Matcher.Proposal> listed = proposals;
@@ -284,9 +271,6 @@ public final class ClusterStep implements Step<ClusterStep.Plan, ClusterStep.Res
                 found.proposals().size(), byLabel, promotions, warnings, now, layout.data().resolve("proposals.json"),
                 reviewPage, read, proposalsJson, pageHtml);
     }
-
-    /** photo_index.json as read, and its face_to_photo as a map. */
-    private record PhotoIndex(ObjectNode doc, Map<String, String> faceToPhoto) {}
 
     /** data/proposals.json and the review page: the only files a dry run writes. */
     @Override

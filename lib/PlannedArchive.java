@@ -1,7 +1,6 @@
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.LinkedHashSet;
 import java.util.Set;
-import java.util.concurrent.FutureTask;
 
 /**
  * The archive as a step's plan read it — both documents, the embedding store, the snapshot
@@ -24,27 +23,14 @@ public final class PlannedArchive {
     }
 
     /**
-     * Reads and checks both documents and the store. The snapshot comes first: a write that
-     * lands while they are read then shows as a change at apply, never as a plan on stale data.
-     * The three are read side by side (a few tenths of a second each at archive scale, all of it
-     * before the first photo is looked at); a problem is reported as before: identities.json's
-     * first, then photo_index.json's, then the store's.
+     * Reads and checks both documents and the store (side by side: ArchiveRead). The snapshot comes
+     * first: a write that lands while they are read then shows as a change at apply, never as a
+     * plan on stale data.
      */
     public static PlannedArchive read(Layout layout) throws Exception {
         ArchiveSnapshot snapshot = ArchiveSnapshot.of(layout);
-        ArchiveFiles files = new ArchiveFiles(layout.data());
-        FutureTask<EmbeddingStore> store = BackgroundWork.start("embedding-store", () -> EmbeddingStore.open(layout.data()));
-        FutureTask<ObjectNode> index = BackgroundWork.start("photo-index", files::readPhotoIndex);
-        ObjectNode identities;
-        try {
-            identities = files.readIdentities();
-        } finally {
-            // read-only work, but none is left running behind a failure
-            BackgroundWork.settle(index);
-            BackgroundWork.settle(store);
-        }
-        ObjectNode indexRead = BackgroundWork.result(index);
-        return new PlannedArchive(indexRead, identities, BackgroundWork.result(store), snapshot, 0);
+        ArchiveRead read = ArchiveRead.of(new ArchiveFiles(layout.data()), () -> EmbeddingStore.open(layout.data()));
+        return new PlannedArchive(read.photoIndex(), read.identities(), read.store(), snapshot, 0);
     }
 
     /**

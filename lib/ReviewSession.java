@@ -100,9 +100,9 @@ public final class ReviewSession {
         try (DataLock lock = DataLock.acquire(ctx.layout().data(), "review")) {
             if (lock.staleLockReport() != null) c.warn(lock.staleLockReport());
             ReviewDecisions decisions = ReviewDecisions.open(ctx.layout().review(), proposals);
-            ArchiveFiles files = new ArchiveFiles(ctx.layout().data());
-            ObjectNode identities = files.readIdentities();
-            ReviewFaces faces = new ReviewFaces(ctx.layout(), files.readPhotoIndex(), ReviewFaces.storeOrNull(ctx.layout().data()));
+            ArchiveRead archive = ArchiveRead.of(new ArchiveFiles(ctx.layout().data()), () -> ReviewFaces.storeOrNull(ctx.layout().data()));
+            ObjectNode identities = archive.identities();
+            ReviewFaces faces = new ReviewFaces(ctx.layout(), archive.photoIndex(), archive.store());
             if (options.mode() == ReviewMode.TERMINAL) {
                 ReviewTerminal.run(c, decisions, identities, faces);
                 return finish(ctx, decisions, "terminal");

@@ -13,7 +13,7 @@
 //SOURCES ../lib/DataLock.java ../lib/ArchiveFiles.java ../lib/Backups.java
 //SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java ../lib/Matcher.java ../lib/FaceQuality.java
 //SOURCES ../lib/Photos.java ../lib/ThumbnailCache.java ../lib/ReviewPage.java ../lib/ModelCatalog.java ../lib/ModelCheck.java
-//SOURCES ../lib/KitOptions.java ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java ../lib/Names.java ../lib/Timestamps.java ../lib/Identities.java ../lib/FaceDistances.java ../lib/NearestIdentities.java ../lib/DistanceTerms.java ../lib/OnnxGraph.java ../lib/OnnxRuntimeLibraries.java ../lib/IdentityEdits.java ../lib/ClusterStep.java ../lib/BackgroundWork.java
+//SOURCES ../lib/KitOptions.java ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java ../lib/Names.java ../lib/Timestamps.java ../lib/Identities.java ../lib/FaceDistances.java ../lib/NearestIdentities.java ../lib/DistanceTerms.java ../lib/OnnxGraph.java ../lib/OnnxRuntimeLibraries.java ../lib/IdentityEdits.java ../lib/ClusterStep.java ../lib/BackgroundWork.java ../lib/ArchiveRead.java
 
 /*
  * Step 4 — match new faces to the people already identified, for a person to review.

@@ -11,7 +11,7 @@
 //SOURCES ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/NpyPickleReader.java
 //SOURCES ../lib/FaceGrouping.java ../lib/MatchThresholds.java ../lib/Identities.java
 //SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/FaceSearchOptions.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
-//SOURCES ../lib/IngestStep.java ../lib/PlannedArchive.java ../lib/BackgroundWork.java ../lib/ArchiveSnapshot.java ../lib/ModelCheck.java
+//SOURCES ../lib/IngestStep.java ../lib/PlannedArchive.java ../lib/BackgroundWork.java ../lib/ArchiveRead.java ../lib/ArchiveSnapshot.java ../lib/ModelCheck.java
 //SOURCES ../lib/FaceDistances.java
 
 /*

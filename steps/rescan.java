@@ -13,7 +13,7 @@
 //SOURCES ../lib/UploadFolder.java ../lib/PhotoAnalysis.java ../lib/FaceSearchOptions.java ../lib/PhotoRegistration.java ../lib/InboxIdentities.java
 //SOURCES ../lib/StoreSettings.java ../lib/StoreErrors.java ../lib/Checksums.java ../lib/Md5Cache.java
 //SOURCES ../lib/UploadPlan.java ../lib/ObjectTransfer.java ../lib/SignedPut.java ../lib/ObjectStore.java ../lib/WideWriteConnection.java
-//SOURCES ../lib/RescanStep.java ../lib/PlannedArchive.java ../lib/BackgroundWork.java ../lib/ArchiveSnapshot.java ../lib/ModelCheck.java
+//SOURCES ../lib/RescanStep.java ../lib/PlannedArchive.java ../lib/BackgroundWork.java ../lib/ArchiveRead.java ../lib/ArchiveSnapshot.java ../lib/ModelCheck.java
 
 /*
  * rescan — runs today's face detector over photos already in the archive and adds the faces the

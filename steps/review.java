@@ -9,7 +9,7 @@
 //SOURCES ../lib/NpyPickleReader.java ../lib/EmbeddingStore.java ../lib/NpyFloatMatrix.java ../lib/LegacyEmbeddings.java ../lib/MatchThresholds.java
 //SOURCES ../lib/Matcher.java ../lib/Identities.java ../lib/IdentityEdits.java ../lib/FaceDistances.java ../lib/NearestIdentities.java ../lib/DistanceTerms.java ../lib/OnnxGraph.java ../lib/OnnxRuntimeLibraries.java ../lib/Photos.java ../lib/FaceQuality.java
 //SOURCES ../lib/ReviewDecisions.java ../lib/ReviewApplyStep.java ../lib/ReviewFaces.java ../lib/ReviewApp.java
-//SOURCES ../lib/ReviewServer.java ../lib/ReviewTerminal.java ../lib/ReviewSession.java
+//SOURCES ../lib/ReviewServer.java ../lib/ReviewTerminal.java ../lib/ReviewSession.java ../lib/BackgroundWork.java ../lib/ArchiveRead.java
 
 /*
  * Step 4's review: a person decides about each of step 4's proposals (data/proposals.json):
