@@ -4,9 +4,9 @@ import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
 
 /**
- * Work started on a daemon thread of its own (one of the archive's files read while the caller
- * reads another), whose outcome is taken later as if it had run in line: its result, or the
- * very exception it threw.
+ * Work started on a daemon thread of its own (one of the archive's files read, one of
+ * production's documents fetched, a report made, while the caller does something else), whose
+ * outcome is taken later as if it had run in line: its result, or the very exception it threw.
  */
 public final class BackgroundWork {
     private BackgroundWork() {}
