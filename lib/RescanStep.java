@@ -212,6 +212,9 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
     public Plan plan(KitContext ctx) throws Exception {
         Layout layout = ctx.layout();
         PlannedArchive archive = PlannedArchive.read(layout);
+        // Faces found by one model cannot sit beside another model's: said before any photo is read
+        // (ModelCheck's rule, on the store just read rather than reading it a second time).
+        ModelCheck.beforeWork(layout, archive.store, ctx.console(), ModelCheck.OnMismatch.REFUSE);
         ObjectNode identities = archive.identities;
         ObjectNode index = archive.index;
         EmbeddingStore store = archive.store;

@@ -82,8 +82,6 @@ public class rescan implements Callable<Integer> {
         if (!photos.isEmpty()) o = o.withPhotos(photos);
         if (since != null) o = o.withSince(parseDate(since));
         KitContext ctx = KitOptions.context(out, folders, dryRun.dryRun);
-        // Faces found by one model cannot sit beside another model's: said before any photo is read.
-        ModelCheck.beforeWork(ctx.layout(), ctx.console(), ModelCheck.OnMismatch.REFUSE);
         return StepRunner.runScript(new RescanStep(o), ctx);
     }
 

@@ -261,6 +261,9 @@ class FetchModelsTest {
         KitProcess.Result ingest = KitProcess.run(Map.of("KIT_ROOT", root.toString()), "", "ingest", "--directory", root.resolve("nothing").toString(), "--job-id", "j");
         assertEquals(1, ingest.exitCode(), ingest.all());
         assertTrue(ingest.stderr().startsWith("ERROR: the archive's 85 faces were embedded with InsightFace's w600k_r50"), ingest.all());
+        KitProcess.Result rescan = KitProcess.run(Map.of("KIT_ROOT", root.toString()), "", "rescan", "--dry-run");
+        assertEquals(1, rescan.exitCode(), rescan.all());
+        assertTrue(rescan.stderr().startsWith("ERROR: the archive's 85 faces were embedded with InsightFace's w600k_r50"), rescan.all());
         KitProcess.Result cluster = KitProcess.run(Map.of("KIT_ROOT", root.toString()), "", "cluster");
         assertEquals(0, cluster.exitCode(), cluster.all());
         List<String> said = cluster.stdout().lines().filter(l -> !l.isBlank()).toList();
