@@ -283,9 +283,10 @@ class LauncherTest {
         assertLaunch("cached", after);
         assertTrue(after.stdout().startsWith("hello-4 "), after.all());
     }
+
     /**
      * Matching at archive scale touches a few hundred megabytes of heap once; in 4 KB pages the
-     * kernel's page faults cost it 0.12-0.18 CPU-s (17,500 faces). Where Linux gives 2 MB pages
+     * kernel's page faults cost it up to a tenth of its CPU time. Where Linux gives 2 MB pages
      * to whoever asks (transparent huge pages in "madvise" mode, Debian's default), a cached run
      * asks for them; KIT_LAUNCH_HUGE_PAGES=0 turns that off. The JVM says nothing about it.
      */
