@@ -10,6 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -81,21 +84,36 @@ public final class AtomicFiles {
     }
 
     public static void write(Path target, byte[] bytes) throws IOException {
-        Path dir = parentOf(target);
-        Path tmp = tempFor(target);
-        try {
-            ensureFolder(dir);
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
-                while (buf.hasRemaining()) ch.write(buf);
-                ch.force(true);
+        writeAll(Map.of(target, bytes));
+    }
+
+    /**
+     * Writes several files, each as {@link #write} does, but flushes each folder once, after the
+     * last rename, instead of once per file: a photo's twenty crops cost one flush of the crops
+     * folder, not twenty (on a disk that takes 5 ms per flush, 0.1 s less per photo). When it
+     * returns, every file is on disk under its name. On a failure the files renamed so far stay
+     * (whole); the caller has not recorded them anywhere yet, and its re-run writes them again.
+     */
+    public static void writeAll(Map<Path, byte[]> files) throws IOException {
+        Set<Path> folders = new LinkedHashSet<>();
+        for (Map.Entry<Path, byte[]> f : files.entrySet()) {
+            Path target = f.getKey(), tmp = tempFor(target);
+            try {
+                ensureFolder(parentOf(target));
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(f.getValue());
+                    while (buf.hasRemaining()) ch.write(buf);
+                    ch.force(true);
+                }
+                rename(tmp, target);
+            } catch (IOException e) {
+                throw explain(e, target);
+            } finally {
+                deleteQuietly(tmp);
             }
-            moveIntoPlace(tmp, target);
-        } catch (IOException e) {
-            throw explain(e, target);
-        } finally {
-            deleteQuietly(tmp);
+            folders.add(parentOf(target));
         }
+        for (Path folder : folders) fsyncDir(folder);
     }
 
     /**
@@ -201,12 +219,16 @@ public final class AtomicFiles {
 
     /** Renames a finished temporary file over its target, then makes the rename itself durable. */
     public static void moveIntoPlace(Path tmp, Path target) throws IOException {
+        rename(tmp, target);
+        fsyncDir(parentOf(target));
+    }
+
+    private static void rename(Path tmp, Path target) throws IOException {
         try {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
             throw new IOException("the file system of " + parentOf(target) + " cannot rename atomically", e);
         }
-        fsyncDir(parentOf(target));
     }
 
     public static void fsync(Path file) throws IOException {

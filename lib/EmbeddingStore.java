@@ -427,10 +427,13 @@ public final class EmbeddingStore {
     private ObjectNode writeSegment(String name, List<Face> list, List<ObjectNode> lines, String note) throws IOException {
         int dims = list.get(0).mu().length;
         Files.createDirectories(folder());
-        AtomicFiles.write(folder().resolve(name + ".npy"), NpyFloatMatrix.encode(list.stream().map(Face::mu).toList(), dims));
         StringBuilder sb = new StringBuilder();
         for (ObjectNode line : lines) sb.append(JsonFiles.compact(line)).append('\n');
-        AtomicFiles.write(folder().resolve(name + ".jsonl"), sb.toString().getBytes(StandardCharsets.UTF_8));
+        // Both halves on disk (one flush of the folder) before the manifest that lists them is replaced.
+        Map<Path, byte[]> halves = new LinkedHashMap<>();
+        halves.put(folder().resolve(name + ".npy"), NpyFloatMatrix.encode(list.stream().map(Face::mu).toList(), dims));
+        halves.put(folder().resolve(name + ".jsonl"), sb.toString().getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.writeAll(halves);
         ObjectNode seg = JsonFiles.object();
         seg.put("name", name);
         seg.put("count", list.size());

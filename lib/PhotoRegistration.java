@@ -5,8 +5,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -63,13 +65,15 @@ public final class PhotoRegistration {
         if (!Files.exists(target)) AtomicFiles.copy(p.source(), target, false);
 
         List<EmbeddingStore.Face> faces = new ArrayList<>();
+        Map<Path, byte[]> crops = new LinkedHashMap<>();
         List<PhotoAnalysis.FoundFace> found = p.analysed().faces();
         for (int i = 0; i < found.size(); i++) {
             PhotoAnalysis.FoundFace f = found.get(i);
             String faceId = faceId(p.jobId(), p.keptAs(), i);
-            AtomicFiles.write(layout.crops().resolve(faceId + ".jpg"), f.cropJpeg());
+            crops.put(layout.crops().resolve(faceId + ".jpg"), f.cropJpeg());
             faces.add(storedFace(faceId, p.keptAs(), target, f, model));
         }
+        AtomicFiles.writeAll(crops);
         store.append(faces);
         CrashPoint.reach("ingest.before-index");  // crash tests: files and vectors written, photo_index.json not yet
 

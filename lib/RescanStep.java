@@ -12,6 +12,7 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -543,11 +544,13 @@ public final class RescanStep implements Step<RescanStep.Plan, RescanStep.Result
     private static List<EmbeddingStore.Face> addFaces(PhotoPlan p, PlannedArchive state, ArchiveFiles files, Layout layout, String model)
             throws IOException {
         List<EmbeddingStore.Face> faces = new ArrayList<>();
+        Map<Path, byte[]> crops = new LinkedHashMap<>();
         Path file = layout.photos().resolve(Names.basename(p.file()));
         for (NewFace f : p.newFaces()) {
-            AtomicFiles.write(layout.crops().resolve(f.faceId() + ".jpg"), f.found().cropJpeg());
+            crops.put(layout.crops().resolve(f.faceId() + ".jpg"), f.found().cropJpeg());
             faces.add(PhotoRegistration.storedFace(f.faceId(), Names.basename(p.file()), file, f.found(), model));
         }
+        AtomicFiles.writeAll(crops);
         state.store.append(faces);
         CrashPoint.reach("rescan.before-index");  // crash tests: crops and vectors written, photo_index.json not yet
 

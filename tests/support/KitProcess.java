@@ -31,7 +31,21 @@ public final class KitProcess {
 
     /** As {@link #run(Map, String, String, String...)}, with the launcher of another kit (a scratch copy) and in its folder. */
     public static Result runIn(Path root, Map<String, String> env, String stdin, String script, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
+        return runIn(List.of(), root, env, stdin, script, args);
+    }
+
+    /**
+     * As {@link #run(String, String...)}, the launcher started by another program that runs it
+     * ({@code prefix} then {@code ./jbang script args}): capsh dropping root's privileges, strace
+     * recording the system calls.
+     */
+    public static Result runUnder(List<String> prefix, String script, String... args) throws IOException, InterruptedException {
+        return runIn(prefix, root(), Map.of(), null, script, args);
+    }
+
+    private static Result runIn(List<String> prefix, Path root, Map<String, String> env, String stdin, String script, String... args)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(prefix);
         cmd.add(root.resolve("jbang").toString());
         cmd.add(script);
         cmd.addAll(List.of(args));
