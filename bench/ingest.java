@@ -29,6 +29,8 @@
  * Options:  --rounds N         timed rounds (default 5)
  *           --before DIR       also time the kit in DIR (its own ./jbang), e.g. git worktree add DIR main
  *           --no-peer          do not run the OpenCV peer
+ *           --flush-ms MS      every fsync of the timed commands takes MS ms more, as on a slower disk
+ *                              (bench/support/slow_flush.c, built with gcc, loaded with LD_PRELOAD)
  *           --in-jvm           the in-JVM figures (1-4 above) instead
  *           --models-dir DIR   (default: models)   --eval DIR   (default: ../shared/eval)   --json (with --in-jvm)
  * Example:  ./jbang bench/ingest.java --rounds 5 --before /tmp/kit-main
@@ -40,6 +42,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -58,6 +61,8 @@ public class ingest implements Callable<Integer> {
     @Option(names = "--in-jvm", description = "figures inside one warm JVM instead of whole processes") boolean inJvm;
     @Option(names = "--before", paramLabel = "DIR", description = "another kit (e.g. a worktree of main) to time beside this one") Path before;
     @Option(names = "--no-peer", description = "do not run the OpenCV peer") boolean noPeer;
+    @Option(names = "--flush-ms", paramLabel = "MS", description = "make every fsync of the timed commands take MS ms more (a slower disk; needs gcc)")
+    double flushMs;
 
     /** The OpenCV peer's figures as spec/face-models.md gives them (measured there, not here). */
     static final String PEER_SPEC = "spec/face-models.md, OpenCV peer on eval/group-photos: whole process ~1.0 s; steady state 8.8 photos/s, 24.8 ms per face";
@@ -86,13 +91,14 @@ public class ingest implements Callable<Integer> {
         Path scratch = Files.createTempDirectory("kit-ingest-bench");
         try {
             List<SideBySide.Command> commands = new ArrayList<>();
-            SideBySide.Command after = kitIngest("kit (this)", root, scratch.resolve("after"), photos);
+            Map<String, String> disk = flushMs > 0 ? slowDisk(root, scratch, flushMs) : Map.of();
+            SideBySide.Command after = kitIngest("kit (this)", root, scratch.resolve("after"), photos).withEnv(disk);
             commands.add(after);
             SideBySide.Command old = null;
             if (before != null) {
                 Path b = before.toAbsolutePath().normalize();
                 if (!Files.isExecutable(b.resolve("jbang"))) throw new KitException("no kit at " + b + " (no ./jbang)", "give --before the folder of another kit checkout");
-                old = kitIngest("kit (--before)", b, scratch.resolve("before"), photos);
+                old = kitIngest("kit (--before)", b, scratch.resolve("before"), photos).withEnv(disk);
                 commands.add(old);
             }
             SideBySide.Command peer = null;
@@ -101,7 +107,7 @@ public class ingest implements Callable<Integer> {
             if (!noPeer && Files.isExecutable(python) && Files.isRegularFile(script) && hasCv2(python)) {
                 Path out = scratch.resolve("peer");
                 peer = new SideBySide.Command("OpenCV peer (cv2.dnn, python3)", List.of(python.toString(), script.toString(), "--models", models.toString(),
-                        "--out", out.toString(), photos.toString()), root).withSetup(() -> {
+                        "--out", out.toString(), photos.toString()), root).withEnv(disk).withSetup(() -> {
                             SideBySide.deleteTree(out);
                             Files.createDirectories(out);
                         });
@@ -113,6 +119,7 @@ public class ingest implements Callable<Integer> {
             }
             System.out.printf("Ingest of %s (%d photos), whole processes, %d rounds, %d cores%n", photos, list(photos).size(), rounds,
                     Runtime.getRuntime().availableProcessors());
+            if (flushMs > 0) System.out.printf("every fsync %s ms slower than this disk's (--flush-ms)%n", flushMs);
             System.out.println("(3 warm-up rounds first: builds, and the class-data archive the first real runs record and build)");
             SideBySide.run(commands, 3, 0);
             awaitArchiveBuilds(root, before);
@@ -164,6 +171,21 @@ public class ingest implements Callable<Integer> {
         } catch (Exception e) {
             return false;
         }
+    }
+
+    /** The environment that makes every fsync of a command {@code ms} ms slower: bench/support/slow_flush.c built into {@code scratch}. */
+    static Map<String, String> slowDisk(Path root, Path scratch, double ms) throws Exception {
+        Path lib = scratch.resolve("slow_flush.so");
+        Process gcc;
+        try {
+            gcc = new ProcessBuilder("gcc", "-O2", "-shared", "-fPIC", "-o", lib.toString(), root.resolve("bench/support/slow_flush.c").toString(), "-ldl")
+                    .redirectErrorStream(true).start();
+        } catch (java.io.IOException e) {
+            throw new KitException("--flush-ms needs a C compiler (gcc) to build bench/support/slow_flush.c", "apt-get install gcc, or leave out --flush-ms");
+        }
+        String out = new String(gcc.getInputStream().readAllBytes());
+        if (gcc.waitFor() != 0) throw new KitException("gcc could not build bench/support/slow_flush.c: " + out.strip(), "check the compiler, or leave out --flush-ms");
+        return Map.of("LD_PRELOAD", lib.toString(), "SLOW_FLUSH_US", String.valueOf(Math.round(ms * 1000)));
     }
 
     /** ./jbang ingest of the photos into a fresh scratch archive under {@code work}, made before each run. */
