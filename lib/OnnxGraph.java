@@ -13,6 +13,9 @@ import java.util.List;
  *
  * <p>Example: {@code g.input("x", "n", 512); g.node("Gemm", List.of("x", "y"), List.of("z"), Attr.ints("transB", 1));
  * byte[] model = g.model("kit", 13);}
+ *
+ * <p>{@link #nodeProto} and {@link #floatTensor} give single messages, for a rewrite of an existing
+ * model's graph (PReluAsConvolutions).
  */
 public final class OnnxGraph {
     private final List<Proto> nodes = new ArrayList<>(), inits = new ArrayList<>(), inputs = new ArrayList<>(), outputs = new ArrayList<>();
@@ -34,10 +37,19 @@ public final class OnnxGraph {
     }
 
     public void node(String op, List<String> in, List<String> out, Attr... attrs) {
+        nodes.add(node(op, op + "_" + nodes.size(), in, out, attrs));
+    }
+
+    /** A NodeProto message: operator {@code op} of the default domain, named {@code name}. */
+    public static byte[] nodeProto(String op, String name, List<String> in, List<String> out, Attr... attrs) {
+        return node(op, name, in, out, attrs).bytes();
+    }
+
+    private static Proto node(String op, String name, List<String> in, List<String> out, Attr... attrs) {
         Proto n = new Proto();
         for (String s : in) n.string(1, s);
         for (String s : out) n.string(2, s);
-        n.string(3, op + "_" + nodes.size());
+        n.string(3, name);
         n.string(4, op);
         for (Attr a : attrs) {
             Proto ap = new Proto();
@@ -54,10 +66,19 @@ public final class OnnxGraph {
             }
             n.message(5, ap);
         }
-        nodes.add(n);
+        return n;
     }
 
     public void initializer(String name, float[] v, long... dims) {
+        inits.add(tensor(name, v, dims));
+    }
+
+    /** A TensorProto message of floats (an initializer). */
+    public static byte[] floatTensor(String name, float[] v, long... dims) {
+        return tensor(name, v, dims).bytes();
+    }
+
+    private static Proto tensor(String name, float[] v, long... dims) {
         Proto t = new Proto();
         for (long d : dims) t.varint(1, d);
         t.varint(2, 1);                        // FLOAT
@@ -65,7 +86,7 @@ public final class OnnxGraph {
         ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         for (float f : v) b.putFloat(f);
         t.bytes(9, b.array());                 // raw_data
-        inits.add(t);
+        return t;
     }
 
     public void constant(String name, float[] v) {
@@ -134,7 +155,7 @@ public final class OnnxGraph {
     }
 
     /** The protobuf wire format, as far as ONNX needs it. */
-    private static final class Proto {
+    static final class Proto {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
         void tag(int field, int wire) {
@@ -171,6 +192,11 @@ public final class OnnxGraph {
 
         void message(int field, Proto p) {
             bytes(field, p.bytes());
+        }
+
+        /** A field read from another message (tag and value), copied as it was. */
+        void copy(byte[] from, int start, int end) {
+            out.write(from, start, end - start);
         }
 
         byte[] bytes() {

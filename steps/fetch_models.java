@@ -5,7 +5,7 @@
 //SOURCES ../lib/Console.java ../lib/ProgressBar.java ../lib/StepMain.java ../lib/KitOptions.java ../lib/Names.java ../lib/Timestamps.java
 //SOURCES ../lib/Layout.java ../lib/KitContext.java ../lib/Step.java ../lib/StepRunner.java ../lib/JobLedger.java
 //SOURCES ../lib/ModelCatalog.java ../lib/NpmPackage.java ../lib/InsightFaceFiles.java ../lib/FetchModelsStep.java
-//SOURCES ../lib/FaceModels.java ../lib/OnnxRuntimeLibraries.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceQuality.java ../lib/Photos.java
+//SOURCES ../lib/FaceModels.java ../lib/OnnxRuntimeLibraries.java ../lib/FaceDetector.java ../lib/FaceAligner.java ../lib/FaceEmbedder.java ../lib/FaceQuality.java ../lib/Photos.java ../lib/OnnxGraph.java ../lib/PReluAsConvolutions.java
 
 /*
  * fetch_models — installs the face models into models/ and writes models/models.json (the files,
