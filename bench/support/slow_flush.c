@@ -18,18 +18,20 @@ static void wait_more(void) {
     while (nanosleep(&t, &t) != 0) {}
 }
 
-int fsync(int fd) {
-    static int (*real)(int);
-    if (!real) real = (int (*)(int)) dlsym(RTLD_NEXT, "fsync");
-    int r = real(fd);
+/* The real call (looked up once, into *real), then the wait. */
+static int slower(int (**real)(int), const char *name, int fd) {
+    if (!*real) *real = (int (*)(int)) dlsym(RTLD_NEXT, name);
+    int r = (*real)(fd);
     wait_more();
     return r;
 }
 
+int fsync(int fd) {
+    static int (*real)(int);
+    return slower(&real, "fsync", fd);
+}
+
 int fdatasync(int fd) {
     static int (*real)(int);
-    if (!real) real = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
-    int r = real(fd);
-    wait_more();
-    return r;
+    return slower(&real, "fdatasync", fd);
 }
